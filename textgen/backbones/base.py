@@ -1,0 +1,52 @@
+"""The Backbone interface: a causal Keras layer that also runs one character at a time.
+
+``call(x)`` maps embedded characters ``[batch, time, dim]`` to features ``[batch, time, units]``
+for training and scoring, and must be causal: the output at t sees inputs up to t only.
+``step(x_t, cache)`` computes the same features for one new position from a cache of the past
+(an LSTM's (h, c), a convolution's queues of past inputs), so generation costs one step per
+character. ``initial_cache`` is the cache before any input. Backbones are registered Keras
+layers: ``get_config`` returns the constructor arguments, so saved models load again.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import keras
+from pydantic import BaseModel
+
+Cache = tuple[Any, ...]
+
+
+class Backbone(keras.layers.Layer):
+    """Base class. Subclasses define ``Params`` (their spec fields), ``call``, ``step``."""
+
+    name_in_registry: ClassVar[str] = ""
+    Params: ClassVar[type[BaseModel]]
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any], **kwargs: Any) -> Backbone:
+        """Validate spec fields with ``Params`` and build the layer."""
+        return cls(**cls.Params(**params).model_dump(), **kwargs)
+
+    @property
+    def units(self) -> int:
+        """Width of the features this backbone outputs."""
+        raise NotImplementedError
+
+    @property
+    def receptive_field(self) -> int | None:
+        """How many past characters can affect an output; None for recurrent (unbounded)."""
+        return None
+
+    def describe(self) -> str:
+        """One line on what the backbone remembers, for reports."""
+        rf = self.receptive_field
+        return "recurrent state (unbounded context)" if rf is None else f"receptive field {rf}"
+
+    def initial_cache(self, batch_size: int) -> Cache:
+        raise NotImplementedError
+
+    def step(self, x: Any, cache: Cache) -> tuple[Any, Cache]:
+        """Features ``[batch, units]`` for one new input ``[batch, dim]``, and the new cache."""
+        raise NotImplementedError

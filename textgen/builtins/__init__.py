@@ -1,0 +1,1 @@
+"""Built-in plugins: registered through the package's own ``textgen`` entry points."""

@@ -1,0 +1,9 @@
+"""Registers the built-in backbones, exactly as a third-party plugin would."""
+
+from textgen.backbones.lstm import LSTMBackbone
+from textgen.hookspecs import hookimpl
+
+
+@hookimpl
+def register_backbones(register):
+    register(LSTMBackbone.name_in_registry, LSTMBackbone)

@@ -1,0 +1,15 @@
+"""Registers the built-in sampler stages, exactly as a third-party plugin would."""
+
+from textgen.hookspecs import hookimpl
+from textgen.samplers.builtin import (
+    GreedySampler,
+    MultinomialSampler,
+    TemperatureSampler,
+    UniformSampler,
+)
+
+
+@hookimpl
+def register_samplers(register):
+    for cls in (GreedySampler, MultinomialSampler, TemperatureSampler, UniformSampler):
+        register(cls.name, cls)
