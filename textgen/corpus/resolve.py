@@ -1,0 +1,164 @@
+"""Find a corpus file on disk (or download it once) and read it as clean text.
+
+Lookup order for a manifest name: next to the manifest, ``$TEXTGEN_DATA_DIR``, the user cache
+(``$XDG_CACHE_HOME/textgen`` or ``~/.cache/textgen``), ``../shared/corpora`` from the working
+directory and from the repository root, then the manifest's url into the user cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+from textgen.corpus.manifest import CorpusError, Manifest, load_manifest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FIX_HINT = (
+    "To fix it, put the file in one of those places, set TEXTGEN_DATA_DIR to the folder that "
+    "holds it, or give the corpus file's path explicitly instead of a name."
+)
+
+
+def cache_dir() -> Path:
+    """Download cache: ``$XDG_CACHE_HOME/textgen``, else ``~/.cache/textgen``."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    root = Path(base).expanduser() if base else Path.home() / ".cache"
+    return root / "textgen"
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify(path: Path, sha256: str | None) -> Path:
+    """Return ``path`` if its sha256 matches (or none is expected), else raise CorpusError."""
+    if sha256 is None:
+        return path
+    actual = sha256_of(path)
+    if actual != sha256.lower():
+        raise CorpusError(
+            f"Corpus file {path} has the wrong sha256: expected {sha256.lower()}, got {actual}. "
+            "The copy is corrupt or a different text; delete or replace it, or remove the "
+            "sha256 from the manifest if the change is intended."
+        )
+    return path
+
+
+def candidates(manifest: Manifest) -> list[tuple[str, Path]]:
+    """Every place a manifest's file may sit locally, in lookup order, labelled for messages."""
+    name = manifest.filename
+    places: list[tuple[str, Path]] = []
+    if manifest.directory is not None:
+        places.append(("next to the manifest", manifest.directory / name))
+    data_dir = os.environ.get("TEXTGEN_DATA_DIR")
+    if data_dir:
+        places.append(("$TEXTGEN_DATA_DIR", Path(data_dir).expanduser() / name))
+    places.append(("user cache", cache_dir() / name))
+    places.append(("../shared/corpora from the working directory",
+                   Path.cwd().parent / "shared" / "corpora" / name))
+    places.append(("../shared/corpora from the repository",
+                   REPO_ROOT.parent / "shared" / "corpora" / name))
+    unique: dict[Path, tuple[str, Path]] = {}
+    for label, path in places:
+        unique.setdefault(path.resolve(), (label, path))
+    return list(unique.values())
+
+
+def resolve_corpus(name: str | None = None, path: str | os.PathLike[str] | None = None) -> Path:
+    """The corpus file to read: an explicit ``path`` as given, else the named manifest's file."""
+    if path is not None:
+        explicit = Path(path).expanduser()
+        if not explicit.is_file():
+            what = "is a folder, not a file" if explicit.is_dir() else "does not exist"
+            raise CorpusError(f"Corpus path {explicit} {what}. Give the path of a UTF-8 text file.")
+        return explicit.resolve()
+    if name is None:
+        raise CorpusError("No corpus given: name a corpus manifest (e.g. 'tiny') or give a path.")
+    manifest = load_manifest(name)
+    places = candidates(manifest)
+    for _, place in places:
+        if place.is_file():
+            return verify(place.resolve(), manifest.sha256)
+    tried = "; ".join(f"{place} ({label})" for label, place in places)
+    if not os.environ.get("TEXTGEN_DATA_DIR"):
+        tried += " (TEXTGEN_DATA_DIR is not set)"
+    looked = f"Corpus {manifest.name!r} needs the file {manifest.filename}; looked in: {tried}."
+    if manifest.url is None:
+        raise CorpusError(f"{looked} The manifest has no download url. {FIX_HINT}")
+    return download(manifest, looked)
+
+
+def download(manifest: Manifest, looked: str = "") -> Path:
+    """Fetch a manifest's url into the user cache with Keras, checking its sha256 when known."""
+    import keras  # heavy: only when a download is really needed
+
+    target = cache_dir()
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        fetched = keras.utils.get_file(
+            manifest.filename,
+            origin=manifest.url,
+            cache_dir=str(target),
+            cache_subdir="",
+            file_hash=manifest.sha256 or None,
+        )
+    except Exception as err:  # network, permissions, hash: all reported the same way
+        reason = str(err).strip() or type(err).__name__
+        raise CorpusError(
+            f"{looked} Downloading {manifest.url} into {target} failed: {reason}. {FIX_HINT}"
+        ) from None
+    return verify(Path(fetched), manifest.sha256)
+
+
+def read_text(path: str | os.PathLike[str], lowercase: bool = False,
+              fold_newlines: bool = False) -> str:
+    """Read a corpus as strict UTF-8 (a leading BOM dropped, CRLF/CR made ``\\n``), then normalise.
+
+    ``fold_newlines`` joins the lines of each paragraph with a space and keeps each paragraph
+    break (one or more blank lines) as a single ``\\n``.
+    """
+    path = Path(path)
+    data = path.read_bytes()
+    if not data:
+        raise CorpusError(f"Corpus file {path} is empty; a corpus needs some text to learn from.")
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise CorpusError(
+            f"Corpus file {path} looks binary (NUL byte at byte offset {nul}); "
+            "give a UTF-8 text file."
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise CorpusError(
+            f"Corpus file {path} is not valid UTF-8 (byte offset {err.start}: {err.reason}); "
+            "convert it to UTF-8, e.g. `iconv -f latin1 -t utf-8`."
+        ) from None
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    if fold_newlines:
+        paragraphs = re.split(r"\n[ \t]*(?:\n[ \t]*)+", text)
+        text = "\n".join(re.sub(r"[ \t]*\n[ \t]*", " ", p) for p in paragraphs)
+    if lowercase:
+        text = text.lower()
+    if not text.strip():
+        raise CorpusError(f"Corpus file {path} holds only whitespace; it needs some text.")
+    return text
+
+
+def load_text(name: str | None = None, path: str | os.PathLike[str] | None = None,
+              lowercase: bool | None = None, fold_newlines: bool | None = None) -> str:
+    """Resolve and read a corpus; preprocessing defaults to the manifest's when a name is given."""
+    file = resolve_corpus(name, path)
+    preprocess = load_manifest(name).preprocess if name is not None else None
+    if lowercase is None:
+        lowercase = preprocess.lowercase if preprocess else False
+    if fold_newlines is None:
+        fold_newlines = preprocess.fold_newlines if preprocess else False
+    return read_text(file, lowercase=lowercase, fold_newlines=fold_newlines)
