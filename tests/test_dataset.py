@@ -73,14 +73,16 @@ def test_target_last_is_the_seed_recipe() -> None:
 
 
 def test_shuffle_is_reproducible_and_reshuffles_each_epoch() -> None:
-    def first_columns(seed: int, epochs: int) -> list[list[int]]:
-        ds = training_dataset(POSITIONS, 2, 100, step=1, target="all", shuffle=True, seed=seed)
-        return [next(iter(ds))[0].numpy()[:, 0].tolist() for _ in range(epochs)]
+    def first_columns(seed: int, epochs: int, first_epoch: int = 0) -> list[list[int]]:
+        ds = training_dataset(POSITIONS, 2, 100, step=1, target="all", shuffle=True, seed=seed,
+                              epochs=epochs, first_epoch=first_epoch)
+        return [x.numpy()[:, 0].tolist() for x, _ in ds]
 
     one, again, other = first_columns(1, 2), first_columns(1, 2), first_columns(2, 2)
     assert one == again and one != other
     assert one[0] != one[1]  # a new order each epoch
     assert sorted(one[0]) == sorted(one[1]) == list(range(48))  # still every window once
+    assert first_columns(1, 2, first_epoch=1) == one[1:]  # a resumed run sees the same epoch
 
 
 def test_training_dataset_rejects_short_text_and_bad_arguments() -> None:

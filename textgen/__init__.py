@@ -1,5 +1,11 @@
 """textgen: character-level text generation with pluggable backbones and samplers."""
 
+import os
+
+# TensorFlow's C++ start-up chatter hides textgen's own output; users can still raise it.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
 __version__ = "0.1.0"
 
 # Plugins declare the API they were written for (module attribute ``textgen_plugin_api``);

@@ -16,7 +16,7 @@ from textgen.backbones.base import Backbone, Cache
 
 @keras.saving.register_keras_serializable(package="textgen")
 class OneHot(keras.layers.Layer):
-    """Integer ids ``[batch, time]`` -> one-hot floats ``[batch, time, depth]`` (the seed's input)."""
+    """Integer ids ``[batch, time]`` -> one-hot ``[batch, time, depth]`` (the seed's input)."""
 
     def __init__(self, depth: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)

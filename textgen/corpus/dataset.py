@@ -66,12 +66,13 @@ def _as_ids(ids: np.ndarray) -> np.ndarray:
 
 
 def training_dataset(ids: np.ndarray, seq_len: int, batch_size: int, step: int | None = None,
-                     target: Target = "all", shuffle: bool = True,
-                     seed: int = 0) -> tf.data.Dataset:
+                     target: Target = "all", shuffle: bool = True, seed: int = 0,
+                     epochs: int = 1, first_epoch: int = 0) -> tf.data.Dataset:
     """Batches of ``(x [B, seq_len], y)``: ``y`` is x shifted by one (``"all"``) or the next id.
 
-    Window ``k`` starts at ``k * step``; with ``shuffle`` the window order is redrawn each epoch,
-    reproducibly from ``seed``.
+    Window ``k`` starts at ``k * step``. The dataset holds epochs ``first_epoch`` to
+    ``epochs - 1`` back to back; with ``shuffle`` each epoch's window order is a function of
+    ``(seed, epoch)`` alone, so a run resumed at epoch e sees exactly the batches it would have.
     """
     ids = _as_ids(ids)
     step = default_step(seq_len, target) if step is None else step
@@ -90,10 +91,14 @@ def training_dataset(ids: np.ndarray, seq_len: int, batch_size: int, step: int |
         w = tf.gather(data, starts[:, None] * step + offsets)  # [B, seq_len + 1]
         return w[:, :-1], (w[:, 1:] if target == "all" else w[:, -1])
 
-    ds = tf.data.Dataset.range(count)
-    if shuffle:
-        ds = ds.shuffle(count, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size, drop_remainder=False)
+    def epoch_starts(epoch: tf.Tensor) -> tf.data.Dataset:
+        starts = tf.range(count, dtype=tf.int64)
+        if shuffle:
+            key = tf.stack([tf.constant(seed, tf.int64), epoch])
+            starts = tf.random.experimental.stateless_shuffle(starts, seed=key)
+        return tf.data.Dataset.from_tensor_slices(starts).batch(batch_size)
+
+    ds = tf.data.Dataset.range(first_epoch, max(epochs, first_epoch + 1)).flat_map(epoch_starts)
     ds = ds.map(windows, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)
 

@@ -1,15 +1,15 @@
 """Per-sample and per-setting metric tables: what a report shows for each sampler setting.
 
-``Sample`` is what the generation engine returns for one sample; ``sample_metrics`` flattens it
-into named numbers and ``setting_metrics`` aggregates them into (mean, low, high) intervals.
+``sample_metrics`` flattens one generated ``Sample`` into named numbers and ``setting_metrics``
+aggregates them into (mean, low, high) intervals.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 
+from textgen.generation.sample import Sample
 from textgen.metrics.stats import mean_ci
 from textgen.metrics.text import (
     char_ngram_entropy,
@@ -22,25 +22,7 @@ from textgen.metrics.text import (
 )
 
 Interval = tuple[float, float, float]
-MetricFn = Callable[["Sample"], float]
-
-
-@dataclass
-class Sample:
-    """One generated sample and the per-step statistics the compiled generation loop recorded.
-
-    ``text`` is the continuation only (without ``prompt``). The lists hold one value per
-    generated character: ``model_entropy`` and ``sampling_entropy`` in bits, ``token_logprob``
-    the natural-log probability of the drawn character under the model at temperature 1.
-    """
-
-    text: str
-    prompt: str = ""
-    setting: str = ""
-    seed: int = 0
-    model_entropy: list[float] = field(default_factory=list)
-    sampling_entropy: list[float] = field(default_factory=list)
-    token_logprob: list[float] = field(default_factory=list)
+MetricFn = Callable[[Sample], float]
 
 
 METRIC_INFO: dict[str, str] = {

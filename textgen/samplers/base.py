@@ -16,7 +16,6 @@ import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-
 from keras import ops
 from pydantic import BaseModel, ConfigDict
 

@@ -1,0 +1,13 @@
+"""The entry point: registers the four truncation stages with textgen."""
+
+from textgen.hookspecs import hookimpl
+
+from textgen_truncation.samplers import MinPSampler, TopKSampler, TopPSampler, TypicalSampler
+
+textgen_plugin_api = 1
+
+
+@hookimpl
+def register_samplers(register):
+    for cls in (TopKSampler, TopPSampler, MinPSampler, TypicalSampler):
+        register(cls.name, cls)

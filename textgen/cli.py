@@ -1,0 +1,280 @@
+"""The ``textgen`` command line: run, resume, generate, report, validate, plugins.
+
+A user's mistake (a bad spec, a missing corpus, an unknown sampler) prints one paragraph and
+exits with code 2; ``--debug`` shows the Python traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class TextgenGroup(click.Group):
+    """Turns user errors into a short message and exit code 2; plugins add commands."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            err_console.print("[yellow]Interrupted.[/] Completed epochs are saved; continue "
+                              "with `textgen resume RUN_DIR`.")
+            sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 - classified below
+            if ctx.meta.get("textgen.debug") or not _is_user_error(exc):
+                raise
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            err_console.print("[dim](run with --debug for the traceback)[/]")
+            sys.exit(2)
+
+
+def _is_user_error(exc: Exception) -> bool:
+    from textgen.plugins import UnknownNameError
+
+    return isinstance(exc, ValueError | UnknownNameError | FileNotFoundError | RuntimeError)
+
+
+def _debug_option(f):
+    def remember(ctx: click.Context, _param, value: bool) -> bool:
+        ctx.meta["textgen.debug"] = ctx.meta.get("textgen.debug") or value
+        return value
+    return click.option("--debug", is_flag=True, expose_value=False, is_eager=True,
+                        callback=remember, help="Show Python tracebacks.")(f)
+
+
+@click.group(cls=TextgenGroup)
+@_debug_option
+def cli() -> None:
+    """Character-level text generation with pluggable backbones and samplers."""
+
+
+@cli.command()
+@click.argument("spec_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the run exactly here (default: <output_dir>/<name>-<timestamp>/).")
+@click.option("--overwrite", is_flag=True, help="Replace a run already in --output-dir.")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Continue this run from its last completed epoch.")
+@_debug_option
+def run(spec_path: Path, output_dir: Path | None, overwrite: bool,
+        resume_dir: Path | None) -> None:
+    """Train and generate as SPEC_PATH says, writing everything to a run directory."""
+    from textgen import rundir
+    from textgen import spec as specs
+    from textgen.experiment import RunError
+    from textgen.experiment import run as run_experiment
+
+    spec = specs.load(spec_path)
+    if resume_dir is not None:
+        if not rundir.is_run(resume_dir):
+            raise RunError(f"--resume {resume_dir}: not a textgen run directory.")
+        target, resume = resume_dir, True
+    else:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        target = output_dir or Path(spec.output_dir) / f"{spec.name}-{stamp}"
+        resume = False
+        if rundir.is_run(target) and not overwrite:
+            raise RunError(f"{target} already holds a run. Pass --overwrite to replace it, "
+                           f"or --resume {target} to continue it.")
+        if rundir.is_run(target):
+            _clear_run(target)
+    console.print(f"[bold]textgen run[/] {spec.name} -> {target}")
+    run_experiment(spec, target, console, resume=resume)
+    console.print(f"Run directory: [bold]{target}[/]")
+
+
+def _clear_run(path: Path) -> None:
+    from textgen import rundir
+
+    for name in (rundir.CHECKPOINT, rundir.STATE, rundir.HISTORY, rundir.MODEL, rundir.METRICS,
+                 rundir.SAMPLES, rundir.REPORT):
+        (path / name).unlink(missing_ok=True)
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@_debug_option
+def resume(run_dir: Path) -> None:
+    """Continue RUN_DIR from its last completed epoch, with its saved spec."""
+    from textgen import rundir
+    from textgen import spec as specs
+    from textgen.experiment import RunError
+    from textgen.experiment import run as run_experiment
+
+    if not rundir.is_run(run_dir):
+        raise RunError(f"{run_dir} is not a textgen run directory (it has no {rundir.SPEC}).")
+    run_experiment(specs.load(run_dir / rundir.SPEC), run_dir, console, resume=True)
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--sampler", "stages", multiple=True,
+              help="A stage, as in a spec: greedy, 'temperature: 0.5', 'top_k: 20'. Repeat "
+                   "to chain stages. Default: temperature.")
+@click.option("--temperature", type=float, help="Temperature for the temperature stage.")
+@click.option("--prompt", help="Text to continue (default: the run's first prompt).")
+@click.option("--length", type=int, default=400, show_default=True)
+@click.option("--num-samples", type=int, default=1, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Sample i uses seed + i; the same arguments give the same text.")
+@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per sample.")
+@click.option("--show", type=click.Choice(["text", "surprise"]), default="text",
+              show_default=True, help="surprise: colour each character by its probability.")
+@_debug_option
+def generate(run_dir: Path, stages: tuple[str, ...], temperature: float | None,
+             prompt: str | None, length: int, num_samples: int, seed: int, batch_size: int,
+             as_json: bool, show: str) -> None:
+    """Sample from the model saved in RUN_DIR, without retraining."""
+    from textgen.experiment import load_samples, load_trained
+    from textgen.generation.sampling import generate as run_generate
+    from textgen.generation.sampling import plan_rows
+    from textgen.report.surprise import surprise_text
+    from textgen.spec.schema import build_chain
+
+    if length < 1:
+        raise ValueError(f"--length must be at least 1, got {length}")
+    if num_samples < 1:
+        raise ValueError(f"--num-samples must be at least 1, got {num_samples}")
+    chain = build_chain(_stages(stages, temperature))
+    spec, model, vocab = load_trained(run_dir)
+    if prompt is None:
+        previous = load_samples(run_dir)
+        prompt = previous[0].prompt if previous else spec.generation.prompt
+        if not prompt:
+            raise ValueError("give a --prompt: this run has no saved prompt to reuse")
+    if prompt == "":
+        raise ValueError("the prompt is empty: give at least one character")
+    missing = vocab.missing(prompt)
+    if missing and spec.generation.unknown_chars == "error":
+        raise ValueError(f"the prompt has characters the model never saw: "
+                         f"{', '.join(map(repr, missing))}. Remove them, or set "
+                         "generation.unknown_chars: skip in the run's spec.")
+    rows = plan_rows([prompt], 1, num_samples, seed, coupled=True)
+
+    def emit(batch):
+        for s in batch:
+            if as_json:
+                click.echo(json.dumps({"prompt": s.prompt, "text": s.text, "sampler": s.sampler,
+                                       "sampler_config": chain.get_config(), "seed": s.seed,
+                                       "length": length}))
+            elif show == "surprise":
+                console.print(surprise_text(s))
+            else:
+                console.print(f"[dim]{s.prompt}[/]{s.text}", highlight=False)
+                console.print()
+
+    run_generate(model, vocab, [chain], rows, length, batch_size,
+                 spec.generation.unknown_chars, on_batch=emit)
+
+
+def _stages(stages: tuple[str, ...], temperature: float | None) -> list:
+    """Parse --sampler values (YAML stage syntax) and fold --temperature into the chain."""
+    import yaml
+
+    parsed = [yaml.safe_load(s) for s in stages] or ["temperature"]
+    if temperature is not None:
+        if "temperature" in parsed:
+            parsed[parsed.index("temperature")] = {"temperature": temperature}
+        else:
+            parsed.append({"temperature": temperature})
+    elif "temperature" in parsed:
+        raise ValueError("the temperature sampler needs --temperature T (T > 0)")
+    return parsed
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@_debug_option
+def report(run_dir: Path) -> None:
+    """Re-render RUN_DIR's tables and report from its saved results (no recomputing)."""
+    from textgen import rundir
+    from textgen import spec as specs
+    from textgen.experiment import RunError, load_samples
+    from textgen.report.markdown import write_report
+    from textgen.report.tables import print_run
+
+    if not (run_dir / rundir.METRICS).is_file():
+        raise RunError(f"{run_dir} has no {rundir.METRICS}: the run has not finished.")
+    spec = specs.load(run_dir / rundir.SPEC)
+    metrics = rundir.read_json(run_dir / rundir.METRICS)
+    samples = load_samples(run_dir)
+    print_run(console, metrics, samples, spec)
+    write_report(run_dir, metrics, samples, spec)
+
+
+@cli.command()
+@click.argument("spec_path", type=click.Path(dir_okay=False, path_type=Path))
+@_debug_option
+def validate(spec_path: Path) -> None:
+    """Check SPEC_PATH without running it."""
+    from textgen import spec as specs
+
+    spec = specs.load(spec_path)
+    chains = ", ".join(c.label() for c in spec.generation.chains())
+    console.print(f"[green]ok[/] {spec_path}: {spec.name}, backbone {spec.backbone.type}, "
+                  f"samplers {chains}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_debug_option
+def plugins(as_json: bool) -> None:
+    """List registered backbones, samplers and metrics, and plugins that failed to load."""
+    from textgen.plugins import KINDS, registry
+    from textgen.report.plugins import plugins_table
+
+    reg = registry()
+    if as_json:
+        data = {kind: [{"name": e.name, "plugin": e.plugin, "dist": e.dist,
+                        "version": e.version} for e in getattr(reg, kind).values()]
+                for kind in KINDS}
+        data["failures"] = [f.__dict__ for f in reg.failures]
+        click.echo(json.dumps(data, indent=2))
+        return
+    for table in plugins_table(reg):
+        console.print(table)
+
+
+def _load_plugin_commands() -> None:
+    from textgen.plugins import registry
+
+    reg = registry()
+    if reg.manager is not None:
+        reg.manager.hook.register_commands(cli=cli)
+
+
+def main() -> None:
+    """Console entry point: quiet TensorFlow's start-up, add plugin commands, run."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "--debug" not in sys.argv:
+        _quiet_native_stderr_while_importing_tensorflow()
+    _load_plugin_commands()
+    cli()
+
+
+def _quiet_native_stderr_while_importing_tensorflow() -> None:
+    """TensorFlow's C++ layer logs to fd 2 at import, before any setting applies."""
+    import os
+
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(devnull)
+        os.close(saved)

@@ -1,0 +1,174 @@
+"""One experiment, end to end: corpus -> model -> training -> generation -> metrics -> report.
+
+Every stage writes its results into the run directory as it finishes, atomically, so what a
+run leaves behind is always complete; ``textgen report`` re-renders from those files alone.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+from rich.console import Console
+
+from textgen import rundir
+from textgen import spec as specs
+from textgen.corpus.dataset import split, with_context
+from textgen.corpus.resolve import load_text
+from textgen.corpus.vocab import CharVocab
+from textgen.generation.sample import Sample
+from textgen.generation.sampling import generate, plan_rows
+from textgen.metrics import setting_metrics, word_vocabulary
+from textgen.model import build_model
+from textgen.plugins import registry
+from textgen.report.markdown import write_report
+from textgen.report.tables import print_run
+from textgen.spec.schema import Spec
+from textgen.training.progress import make_progress
+from textgen.training.trainer import train
+
+
+class RunError(RuntimeError):
+    """A run cannot go on (the message says why and what to do)."""
+
+
+@dataclass
+class Corpus:
+    """The prepared text: vocabulary from the training split, ids for training and scoring."""
+
+    text: str
+    train_text: str
+    val_text: str
+    vocab: CharVocab
+    train_ids: np.ndarray
+    scoring_ids: np.ndarray
+
+
+def prepare_corpus(spec: Spec) -> Corpus:
+    c = spec.corpus
+    text = load_text(c.name, c.path, c.lowercase, c.fold_newlines)
+    if c.max_chars:
+        text = text[:c.max_chars]
+    train_text, val_text = split(text, c.val_fraction)
+    need = max(spec.training.seq_len, spec.evaluation.context) + 1
+    if len(train_text) < need:
+        raise RunError(f"the corpus is too short: its training part has {len(train_text)} "
+                       f"characters, but windows of seq_len={spec.training.seq_len} need at "
+                       f"least {need}. Use a longer text or a smaller training.seq_len.")
+    vocab = CharVocab.from_text(train_text)
+    train_ids = vocab.encode(train_text)
+    val_ids = vocab.encode(val_text, unknown="skip")  # unseen chars cannot be scored
+    if len(val_ids) == 0:
+        raise RunError("the held-out part of the corpus is empty; raise corpus.val_fraction")
+    scoring = with_context(train_ids, val_ids, spec.evaluation.context)
+    return Corpus(text, train_text, val_text, vocab, train_ids, scoring)
+
+
+def build(spec: Spec, vocab_size: int) -> keras.Model:
+    backbone_cls = registry().backbone(spec.backbone.type)
+    backbone = backbone_cls.from_params(spec.backbone.params, name="backbone")
+    return build_model(vocab_size, backbone, spec.backbone.embedding_dim)
+
+
+def draw_prompts(text: str, count: int, length: int, seed: int) -> list[str]:
+    """``count`` prompts of ``length`` chars from ``text``, each starting at a word."""
+    rng = np.random.default_rng(seed)
+    starts = [i + 1 for i in range(len(text) - length - 1) if text[i] in " \n"] or [0]
+    return [text[s:s + length] for s in rng.choice(starts, size=count)]
+
+
+def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False) -> dict:
+    """Train and generate as the spec says; returns the metrics written to metrics.json."""
+    keras.utils.set_random_seed(spec.seed)
+    corpus = prepare_corpus(spec)  # before writing anything: a bad corpus leaves no trace
+    run_dir.mkdir(parents=True, exist_ok=True)
+    rundir.write_text(run_dir / rundir.SPEC, specs.dump(spec))
+    corpus.vocab.save(run_dir / rundir.VOCAB)
+    model = build(spec, len(corpus.vocab))
+    with make_progress(console) as progress:
+        result = train(spec, model, corpus.train_ids, corpus.scoring_ids, run_dir, progress,
+                       resume=resume)
+    if result.diverged and not result.history:
+        raise RunError(f"{result.diverged}, before any epoch finished, so there is no good "
+                       "checkpoint. Lower training.optimizer.learning_rate or set clipnorm.")
+    if result.diverged:
+        console.print(f"[yellow]{result.diverged}. Kept the last good checkpoint, from epoch "
+                      f"{result.epochs} ({run_dir / rundir.CHECKPOINT}).[/]")
+    model = result.model
+    rundir.atomic_write(run_dir / rundir.MODEL, model.save)
+
+    g = spec.generation
+    prompts = [g.prompt] if g.prompt else draw_prompts(corpus.val_text, g.prompts,
+                                                       g.prompt_length, spec.seed)
+    chains = g.chains()
+    rows = plan_rows(prompts, len(chains), g.num_samples, spec.seed, g.coupled)
+    start = time.perf_counter()
+    with make_progress(console) as progress:
+        task = progress.add_task("generate", total=len(rows), info="")
+        samples = generate(model, corpus.vocab, chains, rows, g.length, g.batch_size,
+                           g.unknown_chars,
+                           on_batch=lambda batch: progress.advance(task, len(batch)))
+    gen_seconds = time.perf_counter() - start
+    rundir.write_jsonl(run_dir / rundir.SAMPLES, [s.to_json() for s in samples])
+
+    last = result.history[-1] if result.history else {}
+    metrics = {
+        "name": spec.name,
+        "val_bpc": last.get("val_bpc"),
+        "best_val_bpc": min((r["val_bpc"] for r in result.history), default=None),
+        "epochs": result.epochs,
+        "train_seconds": result.seconds,
+        "train_chars_per_second": result.chars_per_second,
+        "parameters": int(model.count_params()),
+        "vocab_size": len(corpus.vocab),
+        "corpus_chars": len(corpus.text),
+        "generation_seconds": gen_seconds,
+        "generation_chars_per_second": len(samples) * g.length / gen_seconds,
+        "diverged": result.diverged,
+        "settings": summarize(samples, [c.label() for c in chains],
+                              word_vocabulary(corpus.train_text)),
+    }
+    rundir.write_json(run_dir / rundir.METRICS, metrics)
+    write_report(run_dir, metrics, samples, spec)
+    print_run(console, metrics, samples, spec)
+    return metrics
+
+
+def summarize(samples: list[Sample], labels: list[str], words: frozenset[str]) -> list[dict]:
+    """Per sampler setting: its label and each metric's (mean, low, high)."""
+    rows = []
+    for k, label in enumerate(labels):
+        own = [s for s in samples if s.setting == k]
+        stats = setting_metrics(own, words)
+        rows.append({"sampler": label, "samples": len(own),
+                     "metrics": {name: list(v) for name, v in stats.items()}})
+    return rows
+
+
+def load_trained(run_dir: Path) -> tuple[Spec, keras.Model, CharVocab]:
+    """The spec, model and vocabulary of a finished run, checked against each other."""
+    run_dir = Path(run_dir)
+    if not rundir.is_run(run_dir):
+        raise RunError(f"{run_dir} is not a textgen run directory (it has no {rundir.SPEC}).")
+    for name in (rundir.MODEL, rundir.VOCAB):
+        if not (run_dir / name).is_file():
+            raise RunError(f"{run_dir} has no {name}: its training did not finish. Resume it "
+                           f"with `textgen resume {run_dir}`.")
+    spec = specs.load(run_dir / rundir.SPEC)
+    vocab = CharVocab.load(run_dir / rundir.VOCAB)
+    model = keras.models.load_model(run_dir / rundir.MODEL)
+    if int(model.output_shape[-1]) != len(vocab):
+        raise RunError(f"{run_dir}: the model predicts {model.output_shape[-1]} symbols but "
+                       f"{rundir.VOCAB} lists {len(vocab)}; they come from different runs.")
+    return spec, model, vocab
+
+
+def load_samples(run_dir: Path) -> list[Sample]:
+    import json
+
+    path = Path(run_dir) / rundir.SAMPLES
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    return [Sample.from_json(json.loads(line)) for line in lines if line.strip()]

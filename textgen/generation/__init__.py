@@ -1,0 +1,1 @@
+"""Generation: a compiled decoding loop that steps the model and draws with pluggable samplers."""

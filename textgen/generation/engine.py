@@ -1,0 +1,96 @@
+"""The compiled decoding loop: prefill the prompt, then one model step and one draw per character.
+
+Everything per character happens inside one ``tf.function`` (XLA where it pays): the model step,
+every sampler setting's stages, the Gumbel-max draw, and the entropies the reports need. Rows of
+a batch may use different sampler settings; each row draws only from its own setting's logits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from textgen.generation.noise import gumbel
+from textgen.model import parts, step_logits
+from textgen.samplers.base import SamplerChain, entropy_bits
+
+
+@dataclass
+class Decoded:
+    """Per-row, per-generated-character results of one batch."""
+
+    tokens: np.ndarray            # [batch, length] int32 ids
+    model_entropy: np.ndarray     # [batch, length] bits, of the model's distribution
+    sampling_entropy: np.ndarray  # [batch, length] bits, of the distribution drawn from
+    token_logprob: np.ndarray     # [batch, length] ln p(token) under the model at T = 1
+
+
+class Decoder:
+    """Compiles decoding for one model and a fixed list of sampler settings.
+
+    Retraces once per batch shape, prompt length and output length; call it with padded,
+    fixed-size batches to reuse one compiled program.
+    """
+
+    def __init__(self, model: keras.Model, settings: Sequence[SamplerChain],
+                 jit_compile: bool = True) -> None:
+        self.model = model
+        self.settings = list(settings)
+        self.vocab_size = int(model.output_shape[-1])
+        for chain in self.settings:
+            for stage in chain.stages:
+                stage.vocab_size = self.vocab_size  # stateful stages size their state by it
+        self._fn = tf.function(self._decode, jit_compile=jit_compile)
+
+    def __call__(self, prompt_ids: np.ndarray, setting: np.ndarray, seeds: np.ndarray,
+                 length: int) -> Decoded:
+        """Generate ``length`` ids after each row of ``prompt_ids`` ``[batch, prompt_len >= 1]``."""
+        prompt = tf.convert_to_tensor(np.asarray(prompt_ids, np.int32))
+        if prompt.shape[1] == 0:
+            raise ValueError("the prompt is empty: generation needs at least one character")
+        out = self._fn(prompt, tf.convert_to_tensor(np.asarray(setting, np.int32)),
+                       tf.convert_to_tensor(np.asarray(seeds, np.int64) & 0xFFFFFFFF),
+                       int(length))
+        return Decoded(*(t.numpy() for t in out))
+
+    def _decode(self, prompt: tf.Tensor, setting: tf.Tensor, seeds: tf.Tensor, length: int):
+        batch = tf.shape(prompt)[0]
+        _, backbone, _ = parts(self.model)
+        cache = backbone.initial_cache(batch)
+
+        def prefill(i, cache):
+            _, cache = step_logits(self.model, prompt[:, i], cache)
+            return i + 1, cache
+
+        _, cache = tf.while_loop(lambda i, _: i < tf.shape(prompt)[1] - 1, prefill, (0, cache))
+        states = tuple(chain.initial_state(batch) for chain in self.settings)
+        arrays = tuple(tf.TensorArray(dtype, size=length)
+                       for dtype in (tf.int32, tf.float32, tf.float32, tf.float32))
+
+        def body(t, token, cache, states, arrays):
+            logits, cache = step_logits(self.model, token, cache)
+            logits = tf.cast(logits, tf.float32)
+            final, outputs, warped_states = None, [], []
+            for k, (chain, state) in enumerate(zip(self.settings, states, strict=True)):
+                warped, outs, state = chain.warp(logits, state)
+                outputs.append(outs)
+                warped_states.append(state)
+                final = warped if final is None else tf.where(
+                    (setting == k)[:, None], warped, final)
+            token = tf.argmax(final + gumbel(seeds, t, self.vocab_size), axis=-1,
+                              output_type=tf.int32)
+            states = tuple(chain.update(state, token, outs) for chain, state, outs
+                           in zip(self.settings, warped_states, outputs, strict=True))
+            logp = tf.nn.log_softmax(logits)
+            values = (token, entropy_bits(logits), entropy_bits(final),
+                      tf.gather(logp, token, batch_dims=1))
+            arrays = tuple(a.write(t, v) for a, v in zip(arrays, values, strict=True))
+            return t + 1, token, cache, states, arrays
+
+        loop = (0, prompt[:, -1], cache, states, arrays)
+        *_, arrays = tf.while_loop(lambda t, *_: t < length, body, loop)
+        return tuple(tf.transpose(a.stack()) for a in arrays)

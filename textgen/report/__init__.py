@@ -1,0 +1,1 @@
+"""Reports: rich tables for the terminal and Markdown for the run directory."""

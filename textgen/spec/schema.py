@@ -1,0 +1,205 @@
+"""The experiment spec: plain data, validated by pydantic, unknown keys rejected.
+
+A spec names its backbone and sampler stages by registered name; their own fields are
+validated by the plugin's ``Params`` model, so a plugin's options are checked like the core's.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from textgen.plugins import UnknownNameError, registry
+from textgen.samplers.base import Sampler, SamplerChain
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _problems(err: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}"
+                     for e in err.errors())
+
+
+class CorpusSpec(Section):
+    """Which text to train on, and how to prepare it."""
+
+    name: str | None = Field(None, description="a manifest in corpora/, e.g. nietzsche")
+    path: str | None = Field(None, description="a text file; overrides the manifest's lookup")
+    lowercase: bool | None = Field(None, description="default: the manifest's (true for nietzsche)")
+    fold_newlines: bool | None = Field(None, description="default: the manifest's")
+    val_fraction: float = Field(0.1, gt=0, lt=1, description="the last fraction is held out")
+    max_chars: int | None = Field(None, ge=2, description="use only the first N characters")
+
+    @model_validator(mode="after")
+    def _named(self) -> CorpusSpec:
+        if not self.name and not self.path:
+            raise ValueError("give the corpus a manifest `name` or a file `path`")
+        return self
+
+
+class BackboneSpec(BaseModel):
+    """``type`` picks a registered backbone; the other fields are that backbone's own."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = Field("lstm", description="a registered backbone name (see `textgen plugins`)")
+    embedding: int | Literal["onehot"] = Field(
+        "onehot", description="embedding width, or onehot as in the seed")
+
+    @field_validator("embedding")
+    @classmethod
+    def _positive(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 1:
+            raise ValueError("embedding must be a positive width or 'onehot'")
+        return value
+
+    @model_validator(mode="after")
+    def _known(self) -> BackboneSpec:
+        try:
+            cls = registry().backbone(self.type)
+        except UnknownNameError as exc:
+            raise ValueError(str(exc)) from None
+        try:
+            cls.Params(**self.params)
+        except ValidationError as exc:
+            raise ValueError(f"{self.type} backbone: {_problems(exc)}") from None
+        return self
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The backbone's own fields (everything but ``type`` and ``embedding``)."""
+        return dict(self.model_extra or {})
+
+    @property
+    def embedding_dim(self) -> int | None:
+        return None if self.embedding == "onehot" else int(self.embedding)
+
+
+class OptimizerSpec(Section):
+    name: Literal["rmsprop", "adam", "adamw", "sgd"] = "adam"
+    learning_rate: float = Field(2e-3, gt=0, allow_inf_nan=False)
+    clipnorm: float | None = Field(None, gt=0, description="clip each gradient's norm")
+    decay_to: float | None = Field(
+        None, gt=0, le=1, description="cosine-decay the rate to this fraction by the last epoch")
+
+
+class TrainingSpec(Section):
+    """How to train. The defaults are the project's fast recipe; the seed's is in seed_replica."""
+
+    seq_len: int = Field(100, ge=1, description="characters per training window")
+    step: int | None = Field(None, ge=1, description="window stride; default seq_len (target all)")
+    target: Literal["all", "last"] = Field(
+        "all", description="predict every position (char-rnn) or only the last (the seed)")
+    batch_size: int = Field(64, ge=1)
+    epochs: int = Field(10, ge=1)
+    max_seconds: float | None = Field(None, gt=0, description="stop after this wall-clock budget")
+    optimizer: OptimizerSpec = OptimizerSpec()
+    jit_compile: bool | Literal["auto"] = "auto"
+
+
+class EvaluationSpec(Section):
+    """Held-out bits per character: every held-out char, each with >= ``context`` chars before."""
+
+    context: int = Field(60, ge=1, description="characters of context before each scored one")
+    stride: int = Field(200, ge=1, description="characters scored per window")
+    batch_size: int = Field(128, ge=1)
+
+
+SamplerSetting = str | dict[str, Any] | list[str | dict[str, Any]]
+
+
+def build_stage(item: str | dict[str, Any]) -> Sampler:
+    """``"greedy"``, ``{"temperature": 0.5}`` or ``{"top_p": {"p": 0.9}}`` -> a sampler stage."""
+    if isinstance(item, str):
+        name, value = item, {}
+    elif isinstance(item, dict) and len(item) == 1:
+        name, value = next(iter(item.items()))
+    else:
+        raise ValueError(f"a sampler stage is a name or a one-key mapping, got {item!r}")
+    try:
+        cls = registry().sampler(str(name))
+    except UnknownNameError as exc:
+        raise ValueError(str(exc)) from None
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        if cls.primary is None:
+            raise ValueError(f"sampler {name!r} takes no value; write it as just {name!r}")
+        value = {cls.primary: value}
+    try:
+        return cls(**value)
+    except ValidationError as exc:
+        raise ValueError(f"sampler {name!r}: {_problems(exc)}") from None
+
+
+def build_chain(setting: SamplerSetting) -> SamplerChain:
+    """A sampler setting (one stage or a list of stages) -> a chain of new stage objects."""
+    items = setting if isinstance(setting, list) else [setting]
+    return SamplerChain([build_stage(item) for item in items])
+
+
+def _check_setting(setting: SamplerSetting) -> SamplerSetting:
+    build_chain(setting)
+    return setting
+
+
+CheckedSetting = Annotated[SamplerSetting, AfterValidator(_check_setting)]
+
+
+class GenerationSpec(Section):
+    length: int = Field(400, ge=1, description="characters generated per sample")
+    num_samples: int = Field(1, ge=1, description="samples per prompt and sampler setting")
+    prompts: int = Field(1, ge=1, description="prompts drawn from the held-out text")
+    prompt_length: int = Field(60, ge=1, description="characters per drawn prompt")
+    prompt: str | None = Field(None, description="use this prompt instead of drawing them")
+    unknown_chars: Literal["error", "skip"] = "error"
+    coupled: bool = Field(False, description="every setting shares each sample's random stream")
+    batch_size: int = Field(64, ge=1, description="rows decoded at once")
+    samplers: list[CheckedSetting] = Field(
+        default_factory=lambda: ["greedy", {"temperature": 0.2}, {"temperature": 0.5},
+                                 {"temperature": 1.0}, {"temperature": 1.2}])
+
+    @field_validator("prompt")
+    @classmethod
+    def _not_empty(cls, value: str | None) -> str | None:
+        if value is not None and not value:
+            raise ValueError("the prompt is empty: give at least one character or leave it out")
+        return value
+
+    @field_validator("samplers")
+    @classmethod
+    def _some(cls, value: list[SamplerSetting]) -> list[SamplerSetting]:
+        if not value:
+            raise ValueError("list at least one sampler setting")
+        return value
+
+    def chains(self) -> list[SamplerChain]:
+        return [build_chain(setting) for setting in self.samplers]
+
+
+class ReportSpec(Section):
+    excerpt_chars: int = Field(100, ge=10, description="sample excerpt shown in tables")
+
+
+class Spec(Section):
+    """A whole experiment: corpus -> backbone -> training -> generation -> report."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="names the run directory")
+    seed: int = Field(1337, ge=0, description="seeds weights, shuffling, prompts and samples")
+    corpus: CorpusSpec
+    backbone: BackboneSpec = BackboneSpec()
+    training: TrainingSpec = TrainingSpec()
+    evaluation: EvaluationSpec = EvaluationSpec()
+    generation: GenerationSpec = GenerationSpec()
+    report: ReportSpec = ReportSpec()
+    output_dir: str = Field("runs", description="runs go to <output_dir>/<name>-<timestamp>/")

@@ -1,0 +1,1 @@
+"""Training: Keras fit with the project's callbacks, and held-out bits per character."""

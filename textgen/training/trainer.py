@@ -1,0 +1,103 @@
+"""Train a character model with Keras ``fit``: the spec's optimizer, data and callbacks."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from textgen import rundir
+from textgen.corpus.dataset import steps_per_epoch, training_dataset
+from textgen.model import training_model
+from textgen.spec.schema import OptimizerSpec, Spec
+from textgen.training.callbacks import (
+    EpochCheckpoint,
+    HeldOutBpc,
+    StopOnDivergence,
+    TimeBudget,
+    read_history,
+)
+from textgen.training.progress import RichProgress
+
+OPTIMIZERS = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
+              "rmsprop": keras.optimizers.RMSprop, "sgd": keras.optimizers.SGD}
+
+
+@dataclass
+class TrainResult:
+    """What a training run did: its history rows, and the problem that stopped it, if any."""
+
+    model: keras.Model
+    history: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    epochs: int = 0
+    chars: int = 0
+    diverged: str | None = None
+
+    @property
+    def chars_per_second(self) -> float:
+        return self.chars / self.seconds if self.seconds else 0.0
+
+
+def make_optimizer(spec: OptimizerSpec, total_steps: int) -> keras.optimizers.Optimizer:
+    rate: float | keras.optimizers.schedules.LearningRateSchedule = spec.learning_rate
+    if spec.decay_to is not None:
+        rate = keras.optimizers.schedules.CosineDecay(spec.learning_rate, max(total_steps, 1),
+                                                      alpha=spec.decay_to)
+    return OPTIMIZERS[spec.name](learning_rate=rate, clipnorm=spec.clipnorm)
+
+
+def chars_per_window(spec: Spec) -> int:
+    """Training characters predicted per window: every position, or only the last (the seed)."""
+    return spec.training.seq_len if spec.training.target == "all" else 1
+
+
+def train(spec: Spec, model: keras.Model, train_ids: np.ndarray, scoring_ids: np.ndarray,
+          run_dir: Path, progress=None, resume: bool = False) -> TrainResult:
+    """Fit ``model`` (resuming from the run's checkpoint if asked) and return what happened."""
+    t = spec.training
+    steps = steps_per_epoch(len(train_ids), t.seq_len, t.batch_size, t.step, t.target)
+    history = read_history(run_dir / rundir.HISTORY) if resume else []
+    state = rundir.read_json(run_dir / rundir.STATE) if resume else {}
+    done, elapsed = int(state.get("epochs_done", 0)), float(state.get("elapsed_seconds", 0.0))
+    chars_before = int(state.get("chars", 0))
+    history = history[:done]
+
+    if resume and done:
+        fitted = keras.models.load_model(run_dir / rundir.CHECKPOINT)
+        model = fitted if t.target == "all" else keras.Model(
+            fitted.input, fitted.get_layer("head").output)
+    else:
+        fitted = training_model(model, t.target)
+        fitted.compile(optimizer=make_optimizer(t.optimizer, steps * t.epochs),
+                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                       jit_compile=t.jit_compile)
+
+    dataset = training_dataset(train_ids, t.seq_len, t.batch_size, t.step, t.target,
+                               shuffle=True, seed=spec.seed, epochs=t.epochs, first_epoch=done)
+    chars_per_batch = t.batch_size * chars_per_window(spec)
+    divergence = StopOnDivergence(limit_nats=4 * math.log(model.output_shape[-1]))
+    callbacks: list[keras.callbacks.Callback] = [
+        divergence,
+        HeldOutBpc(model, scoring_ids, spec.evaluation.context, spec.evaluation.stride,
+                   spec.evaluation.batch_size),
+        TimeBudget(t.max_seconds, already=elapsed),
+        EpochCheckpoint(run_dir, history, elapsed, chars_before, chars_per_batch),
+    ]
+    if progress is not None:
+        callbacks.append(RichProgress(progress, t.epochs, steps, chars_per_batch, done))
+    if done < t.epochs and not (t.max_seconds and elapsed >= t.max_seconds):
+        fitted.fit(dataset, epochs=t.epochs, initial_epoch=done, steps_per_epoch=steps,
+                   callbacks=callbacks, verbose=0)
+    last = history[-1] if history else {}
+    result = TrainResult(model=model, history=history, epochs=len(history),
+                         seconds=last.get("elapsed_seconds", elapsed),
+                         chars=int(last.get("chars", chars_before)), diverged=divergence.problem)
+    if divergence.problem and history:
+        # Roll back to the last good epoch: its checkpoint is complete by construction.
+        good = keras.models.load_model(run_dir / rundir.CHECKPOINT)
+        result.model.set_weights(good.get_weights())
+    return result
