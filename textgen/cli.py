@@ -227,6 +227,32 @@ def validate(spec_path: Path) -> None:
 
 
 @cli.command()
+@click.argument("spec_paths", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the runs and comparison.{json,md,png} here "
+                   "(default: runs/compare-<timestamp>/).")
+@click.option("--reuse", is_flag=True,
+              help="Keep runs already finished in --output-dir instead of training them again.")
+@_debug_option
+def compare(spec_paths: tuple[Path, ...], output_dir: Path | None, reuse: bool) -> None:
+    """Train several specs alike and compare them side by side: bpc, speed, samples.
+
+    SPEC_PATHS is one comparison file (a `base` spec and `runs` merged into it) or several
+    plain spec files.
+    """
+    from textgen.compare import load_comparison, run_comparison
+
+    comparison = load_comparison(spec_paths)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = output_dir or Path("runs") / f"compare-{stamp}"
+    names = ", ".join(s.name for s in comparison.specs)
+    console.print(f"[bold]textgen compare[/] {names} -> {target}")
+    run_comparison(comparison, target, console, reuse=reuse)
+    console.print(f"Comparison: [bold]{target / 'comparison.md'}[/]")
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @_debug_option
 def plugins(as_json: bool) -> None:
