@@ -147,7 +147,7 @@ def load_registry(extra: list[tuple[str, Any]] | None = None, *,
             reg.plugins = [p for p in reg.plugins if p[0] != plugin_name]
 
     for kind in KINDS:
-        for impl in reversed(getattr(pm.hook, f"register_{kind}").get_hookimpls()):
+        for impl in getattr(pm.hook, f"register_{kind}").get_hookimpls():  # load order
             _call_one(reg, kind, impl, origin.get(impl.plugin_name, ("?", "?")))
     return reg
 
