@@ -1,7 +1,6 @@
 """The entry point: registers the four truncation stages with textgen."""
 
 from textgen.hookspecs import hookimpl
-
 from textgen_truncation.samplers import MinPSampler, TopKSampler, TopPSampler, TypicalSampler
 
 textgen_plugin_api = 1

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from keras import ops
 from pydantic import BaseModel, ConfigDict, Field
+
 from textgen.samplers.base import Sampler, keep_mask
 
 MIN_KEEP = Field(1, ge=1, description="always keep at least this many of the most likely symbols")
@@ -32,13 +33,21 @@ def _likely_first(logits: Any) -> Any:
     return ops.argsort(-logits, axis=-1)
 
 
+class _Truncation(Sampler):
+    """Labels as ``top_p(0.9)``, naming ``min_keep`` only when it is not the default 1."""
+
+    def label(self) -> str:
+        extra = f", min_keep={self.params.min_keep}" if self.params.min_keep != 1 else ""
+        return f"{self.name}({getattr(self.params, self.primary):g}{extra})"
+
+
 class TopKParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     k: int = Field(ge=1, description="keep the k most likely symbols (and all tied with the k-th)")
     min_keep: int = MIN_KEEP
 
 
-class TopKSampler(Sampler):
+class TopKSampler(_Truncation):
     """Keep every symbol whose logit is at least the k-th largest (TopKLogitsWarper)."""
 
     name = "top_k"
@@ -47,7 +56,7 @@ class TopKSampler(Sampler):
 
     def transform(self, logits: Any) -> Any:
         k = min(max(self.params.k, self.params.min_keep), logits.shape[-1])
-        kth = ops.top_k(logits, max(k-1,1))[0][:, -1:]
+        kth = ops.top_k(logits, k)[0][:, -1:]
         return keep_mask(logits, logits >= kth)
 
 
@@ -58,7 +67,7 @@ class TopPParams(BaseModel):
     min_keep: int = MIN_KEEP
 
 
-class TopPSampler(Sampler):
+class TopPSampler(_Truncation):
     """Nucleus sampling (TopPLogitsWarper): drop the unlikely tail holding at most 1 - p."""
 
     name = "top_p"
@@ -81,7 +90,7 @@ class MinPParams(BaseModel):
     min_keep: int = MIN_KEEP
 
 
-class MinPSampler(Sampler):
+class MinPSampler(_Truncation):
     """Min-p sampling (MinPLogitsWarper): the cut scales with the top symbol's probability."""
 
     name = "min_p"
@@ -104,7 +113,7 @@ class TypicalParams(BaseModel):
     min_keep: int = MIN_KEEP
 
 
-class TypicalSampler(Sampler):
+class TypicalSampler(_Truncation):
     """Locally typical sampling (TypicalLogitsWarper): keep the symbols whose surprise is
     closest to the entropy until they hold ``mass``; the most likely symbol may go."""
 
