@@ -21,10 +21,11 @@ from textgen.corpus.resolve import load_text
 from textgen.corpus.vocab import CharVocab
 from textgen.generation.sample import Sample
 from textgen.generation.sampling import generate, plan_rows
-from textgen.metrics import setting_metrics, word_vocabulary
+from textgen.metrics import complete_words, invented_words, setting_metrics, word_vocabulary
 from textgen.model import build_model
 from textgen.plugins import registry
 from textgen.report.markdown import write_report
+from textgen.report.reference import corpus_reference
 from textgen.report.tables import print_run
 from textgen.spec.schema import Spec
 from textgen.training.progress import make_progress
@@ -130,6 +131,7 @@ def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False) -> di
         "diverged": result.diverged,
         "settings": summarize(samples, [c.label() for c in chains],
                               word_vocabulary(corpus.train_text)),
+        **corpus_reference(corpus.train_text, g.length),
     }
     rundir.write_json(run_dir / rundir.METRICS, metrics)
     write_report(run_dir, metrics, samples, spec)
@@ -137,14 +139,19 @@ def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False) -> di
     return metrics
 
 
-def summarize(samples: list[Sample], labels: list[str], words: frozenset[str]) -> list[dict]:
-    """Per sampler setting: its label and each metric's (mean, low, high)."""
+def summarize(samples: list[Sample], labels: list[str], words: frozenset[str],
+              examples: int = 12) -> list[dict]:
+    """Per sampler setting: its label, each metric's (mean, low, high), and the first
+    ``examples`` invented words (words of its samples not in the training text)."""
     rows = []
     for k, label in enumerate(labels):
         own = [s for s in samples if s.setting == k]
         stats = setting_metrics(own, words)
+        invented = dict.fromkeys(w for s in own
+                                 for w in invented_words(complete_words(s.text, s.prompt), words))
         rows.append({"sampler": label, "samples": len(own),
-                     "metrics": {name: list(v) for name, v in stats.items()}})
+                     "metrics": {name: list(v) for name, v in stats.items()},
+                     "invented_examples": list(invented)[:examples]})
     return rows
 
 

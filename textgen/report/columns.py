@@ -1,25 +1,51 @@
-"""Which metric columns a sampler table shows, and how a (mean, low, high) cell reads."""
+"""Which metric columns the sampler tables show, grouped so each table fits 80 columns.
+
+A cell reads ``mean ±h`` where ``h`` is half the 95% interval; metrics.json stores each metric
+as ``[mean, low, high]`` (``null`` for NaN), and every helper here accepts either.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
-# (metric key, column title): the trade the seed describes, from entropy to realism.
-COLUMNS = [
-    ("sampling_entropy", "sampling H (bits)"),
-    ("model_entropy", "model H (bits)"),
-    ("sample_nll_bpc", "sample NLL (bpc)"),
-    ("distinct_word_2", "distinct word-2"),
-    ("repetition_4", "repeated word-4"),
-    ("real_word_share", "real words"),
+Column = tuple[str, str]  # (metric key, column title)
+
+# (table title, columns): the trade the seed describes, from entropy to realism.
+GROUPS: list[tuple[str, list[Column]]] = [
+    ("Entropy and likelihood (bits per char)", [
+        ("sampling_entropy", "sampling H"),
+        ("model_entropy", "model H"),
+        ("sample_nll_bpc", "sample NLL"),
+    ]),
+    ("Character n-gram entropy (bits), against the corpus", [
+        ("char_entropy_1", "char H1"),
+        ("char_entropy_2", "char H2"),
+        ("char_entropy_3", "char H3"),
+    ]),
+    ("Diversity and realism (shares; invented: distinct words per sample)", [
+        ("distinct_word_2", "distinct w2"),
+        ("repetition_4", "repeat w4"),
+        ("real_word_share", "real words"),
+        ("invented_words", "invented"),
+    ]),
 ]
+DIGITS = {"invented_words": 1}  # decimals shown, where not 2
+COLUMNS: list[Column] = [c for _, columns in GROUPS for c in columns]
+CHAR_ENTROPY_GROUP = 1  # the group that gets the corpus's own row
+PER_TABLE = 4           # plugin columns per extra table
 
 
-def cell(interval: list[float] | None, digits: int = 2) -> str:
-    """``1.23 ±0.10`` (half the 95% interval), or the mean alone when there is no spread."""
+def _floats(interval: Sequence[float | None] | None) -> tuple[float, float, float]:
     if not interval:
-        return "-"
-    mean, low, high = (math.nan if v is None else v for v in interval)
+        return math.nan, math.nan, math.nan
+    mean, low, high = (math.nan if v is None else float(v) for v in interval)
+    return mean, low, high
+
+
+def cell(interval: Sequence[float | None] | None, digits: int = 2) -> str:
+    """``1.23 ±0.10`` (half the 95% interval), or the mean alone when there is no spread."""
+    mean, low, high = _floats(interval)
     if math.isnan(mean):
         return "-"
     half = (high - low) / 2 if not (math.isnan(low) or math.isnan(high)) else 0.0
@@ -31,10 +57,34 @@ def excerpt(text: str, limit: int) -> str:
     return flat if len(flat) <= limit else flat[:limit - 1] + "…"
 
 
-def extra_columns(settings: list[dict]) -> list[tuple[str, str]]:
+def extra_columns(settings: list[dict]) -> list[Column]:
     """Columns for metrics registered by plugins (any key the built-in list lacks)."""
     from textgen.metrics import METRIC_INFO
 
     known = set(METRIC_INFO) | {k for k, _ in COLUMNS}
     seen = dict.fromkeys(k for s in settings for k in s["metrics"] if k not in known)
     return [(k, k) for k in seen]
+
+
+def table_groups(settings: list[dict]) -> list[tuple[str, list[Column]]]:
+    """The built-in groups, then plugin metrics, ``PER_TABLE`` columns to a table."""
+    extra = extra_columns(settings)
+    return GROUPS + [("Plugin metrics", extra[i:i + PER_TABLE])
+                     for i in range(0, len(extra), PER_TABLE)]
+
+
+def corpus_row(metrics: dict) -> tuple[str, list[Sequence[float | None] | None]] | None:
+    """The corpus's own char entropy for the char-entropy table: (label, intervals) or None.
+
+    Uses windows as long as the samples when the run stored them (n-gram entropy grows with
+    text length, so only equal lengths compare), else the whole training text.
+    """
+    keys = [k for k, _ in GROUPS[CHAR_ENTROPY_GROUP][1]]
+    windows = metrics.get("corpus_window_char_entropy")
+    if windows:
+        label = f"corpus ({windows.get('windows')} × {windows.get('length')} chars)"
+        return label, [windows.get(k) for k in keys]
+    whole = metrics.get("corpus_char_entropy")
+    if whole:
+        return "corpus (whole)", [[whole.get(k)] * 3 for k in keys]
+    return None

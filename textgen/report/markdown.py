@@ -1,12 +1,16 @@
-"""The run's Markdown report: the same tables as the terminal, then every sample in full."""
+"""The run's Markdown report (report.md) and the figure it shows: the same tables as the
+terminal, the plot, then every sample coloured by how likely the model found each character."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from textgen import rundir
 from textgen.generation.sample import Sample
-from textgen.report.columns import COLUMNS, cell, excerpt, extra_columns
+from textgen.report.grids import Grid, excerpt_grid, invented_grid, metric_grids
+from textgen.report.plots import PLOT, write_plot
+from textgen.report.surprise import legend_html, surprise_html
 from textgen.spec.schema import Spec
 
 
@@ -14,7 +18,32 @@ def _row(values: list[str]) -> str:
     return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
 
 
-def render(metrics: dict, samples: list[Sample], spec: Spec) -> str:
+def grid_markdown(grid: Grid, code_first: bool = True) -> list[str]:
+    """A pipe table under a level-3 heading; the sampler column in code spans."""
+    lines = [f"### {grid.title}", ""]
+    if grid.caption:
+        lines += [grid.caption, ""]
+    lines.append(_row(grid.headers))
+    lines.append(_row(["---:" if n else "---" for n in grid.numeric]))
+    for row in grid.rows:
+        first = f"`{row[0]}`" if code_first else row[0]
+        lines.append(_row([first, *row[1:]]))
+    for row in grid.reference:
+        lines.append(_row([f"*{row[0]}*", *row[1:]]))
+    return [*lines, ""]
+
+
+def _corpus_line(metrics: dict) -> list[str]:
+    whole = metrics.get("corpus_char_entropy")
+    if not whole:
+        return []
+    values = ", ".join(f"H{k[-1]} {v:.2f}" for k, v in whole.items()
+                       if v is not None and not math.isnan(v))
+    return [f"- training text's char n-gram entropy (whole text, bits): {values}"]
+
+
+def render(metrics: dict, samples: list[Sample], spec: Spec, plot: str | None = None) -> str:
+    """report.md as a string; ``plot`` is the figure's file name beside it, if there is one."""
     val = metrics.get("val_bpc")
     lines = [
         f"# Run `{metrics['name']}`", "",
@@ -22,23 +51,30 @@ def render(metrics: dict, samples: list[Sample], spec: Spec) -> str:
         f"- epochs: {metrics['epochs']}, training {metrics['train_seconds']:.1f} s, "
         f"{metrics['train_chars_per_second']:,.0f} chars/s",
         f"- parameters: {metrics['parameters']:,}, vocabulary {metrics['vocab_size']}",
-        f"- generation: {metrics['generation_chars_per_second']:,.0f} chars/s", "",
+        f"- generation: {metrics['generation_chars_per_second']:,.0f} chars/s",
+        *_corpus_line(metrics), "",
         "## Samplers", "",
     ]
-    columns = COLUMNS + extra_columns(metrics["settings"])
-    lines.append(_row(["sampler", "n", "excerpt", *(t for _, t in columns)]))
-    lines.append(_row(["---"] * (3 + len(columns))))
-    for k, setting in enumerate(metrics["settings"]):
-        first = next((s for s in samples if s.setting == k), None)
-        text = excerpt(first.text, spec.report.excerpt_chars) if first else ""
-        lines.append(_row([f"`{setting['sampler']}`", str(setting["samples"]), text,
-                           *(cell(setting["metrics"].get(key)) for key, _ in columns)]))
-    lines += ["", "## Samples", ""]
+    if plot:
+        lines += [f"![entropy, diversity and realism against temperature]({plot})", ""]
+    for grid in metric_grids(metrics):
+        lines += grid_markdown(grid)
+    invented = invented_grid(metrics)
+    if invented:
+        lines += grid_markdown(invented)
+    settings = metrics.get("settings", [])
+    lines += grid_markdown(excerpt_grid(settings, samples, spec.report.excerpt_chars))
+    lines += ["## Samples", "",
+              "Each generated character is coloured by its probability under the model "
+              "(temperature 1):", "", legend_html(), ""]
     for s in samples:
-        lines += [f"### `{s.sampler}`, seed {s.seed}", "", "```text",
-                  f"[{s.prompt}]{s.text}", "```", ""]
+        lines += [f"### `{s.sampler}`, seed {s.seed}", "",
+                  f'<pre style="white-space: pre-wrap">{surprise_html(s)}</pre>', ""]
     return "\n".join(lines)
 
 
 def write_report(run_dir: Path, metrics: dict, samples: list[Sample], spec: Spec) -> None:
-    rundir.write_text(Path(run_dir) / rundir.REPORT, render(metrics, samples, spec))
+    """Write the figure (entropy_report.png, when any setting can be plotted) and report.md."""
+    plot = write_plot(run_dir, metrics)
+    rundir.write_text(Path(run_dir) / rundir.REPORT,
+                      render(metrics, samples, spec, PLOT if plot else None))

@@ -1,4 +1,5 @@
-"""Rich tables: the training summary and one row per sampler setting."""
+"""Rich tables for the terminal: the training summary, the metric groups, invented words and
+excerpts. Each table fits an 80-column terminal."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from textgen.generation.sample import Sample
-from textgen.report.columns import COLUMNS, cell, excerpt, extra_columns
+from textgen.report.grids import Grid, excerpt_grid, invented_grid, metric_grids
 from textgen.spec.schema import Spec
 
 
@@ -34,22 +35,38 @@ def training_table(metrics: dict) -> Table:
     return table
 
 
-def samplers_table(settings: list[dict], samples: list[Sample], excerpt_chars: int) -> Table:
-    table = Table(title="Samples by sampler setting (mean ±95% interval half-width)")
-    table.add_column("sampler", style="bold cyan", no_wrap=True)
-    table.add_column("n", justify="right")
-    table.add_column("excerpt", ratio=1)
-    columns = COLUMNS + extra_columns(settings)
-    for _, title in columns:
-        table.add_column(title, justify="right")
-    for k, setting in enumerate(settings):
-        first = next((s for s in samples if s.setting == k), None)
-        text = excerpt(first.text, excerpt_chars) if first else ""
-        table.add_row(setting["sampler"], str(setting["samples"]), text,
-                      *(cell(setting["metrics"].get(key)) for key, _ in columns))
+def grid_table(grid: Grid, wrap_last: bool = False) -> Table:
+    """A rich table of a grid; ``wrap_last`` lets the last (text) column take the spare width."""
+    table = Table(title=grid.title, caption=grid.caption or None, caption_justify="left")
+    last = len(grid.headers) - 1
+    for i, (header, numeric) in enumerate(zip(grid.headers, grid.numeric, strict=True)):
+        if wrap_last and i == last:
+            table.add_column(header, ratio=1)
+        else:
+            table.add_column(header, justify="right" if numeric else "left",
+                             style="bold cyan" if i == 0 else None, no_wrap=numeric,
+                             overflow="fold")
+    for row in grid.rows:
+        table.add_row(*row)
+    if grid.reference:
+        table.rows[-1].end_section = True
+        for row in grid.reference:
+            table.add_row(*row, style="italic")
     return table
+
+
+def samplers_tables(metrics: dict, samples: list[Sample], excerpt_chars: int) -> list[Table]:
+    """The metric tables, then invented words and excerpts."""
+    tables = [grid_table(g) for g in metric_grids(metrics)]
+    invented = invented_grid(metrics)
+    if invented:
+        tables.append(grid_table(invented, wrap_last=True))
+    tables.append(grid_table(excerpt_grid(metrics.get("settings", []), samples, excerpt_chars),
+                             wrap_last=True))
+    return tables
 
 
 def print_run(console: Console, metrics: dict, samples: list[Sample], spec: Spec) -> None:
     console.print(training_table(metrics))
-    console.print(samplers_table(metrics["settings"], samples, spec.report.excerpt_chars))
+    for table in samplers_tables(metrics, samples, spec.report.excerpt_chars):
+        console.print(table)

@@ -1,0 +1,116 @@
+"""The run's figure: entropy, diversity and realism against temperature (``entropy_report.png``).
+
+Temperature settings make the lines; greedy (the T -> 0 limit) is a square at T = 0,
+multinomial a diamond at T = 1, and uniform (the T -> inf limit) a dotted level line. Other
+settings (chains, truncation, plugins) are left out. Drawn from metrics.json alone, with
+matplotlib's Agg canvas, imported only when a figure is drawn.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+from textgen import rundir
+
+PLOT = "entropy_report.png"
+_TEMPERATURE = re.compile(r"^temperature\(([^()]+)\)$")
+# (panel title, [(metric key, legend name)], y range or None)
+PANELS = [
+    ("Entropy (bits/char)", [("sampling_entropy", "sampling H"), ("model_entropy", "model H")],
+     None),
+    ("Distinct word bigrams (share)", [("distinct_word_2", "distinct word-2")], (-0.03, 1.05)),
+    ("Real words (share)", [("real_word_share", "real words")], (-0.03, 1.05)),
+]
+
+
+def classify(label: str) -> tuple[str, float] | None:
+    """A setting's place on the temperature axis: ``("temperature", T)``, ``("greedy", 0)``,
+    ``("multinomial", 1)``, ``("uniform", inf)``; None for anything else."""
+    if label in ("greedy", "multinomial", "uniform"):
+        return label, {"greedy": 0.0, "multinomial": 1.0, "uniform": math.inf}[label]
+    match = _TEMPERATURE.match(label)
+    if match:
+        try:
+            return "temperature", float(match.group(1))
+        except ValueError:
+            return None
+    return None
+
+
+def _interval(setting: dict, key: str) -> tuple[float, float, float]:
+    values = setting["metrics"].get(key) or [None] * 3
+    mean, low, high = (math.nan if v is None else float(v) for v in values)
+    return mean, low, high
+
+
+def plottable(settings: list[dict]) -> list[tuple[str, float, dict]]:
+    """``(kind, T, setting)`` for every setting the figure can place, by temperature."""
+    placed = [(*kind, s) for s in settings if (kind := classify(s["sampler"])) is not None]
+    return sorted(placed, key=lambda p: (p[1], p[0]))
+
+
+def _panel(ax, points: list[tuple[str, float, dict]], key: str, colour: str, name: str) -> None:
+    temps = [(t, _interval(s, key)) for kind, t, s in points if kind == "temperature"]
+    if temps:
+        xs = [t for t, _ in temps]
+        means = [m for _, (m, _, _) in temps]
+        err = [[max(m - lo, 0) if lo == lo else 0 for _, (m, lo, _) in temps],
+               [max(hi - m, 0) if hi == hi else 0 for _, (m, _, hi) in temps]]
+        ax.errorbar(xs, means, yerr=err, color=colour, marker="o", ms=4, capsize=3,
+                    label=f"{name}, temperature")
+    for kind, _, s in points:
+        mean, _, _ = _interval(s, key)
+        if kind == "greedy":
+            ax.plot([0.0], [mean], "s", color=colour, mec="black", ms=8)
+        elif kind == "multinomial":
+            ax.plot([1.0], [mean], "D", color=colour, mec="black", ms=8)
+        elif kind == "uniform" and not math.isnan(mean):
+            ax.axhline(mean, color=colour, ls=":", lw=1.5)
+
+
+def draw(settings: list[dict], title: str = ""):
+    """The figure (a matplotlib ``Figure``), or None when no setting can be placed."""
+    points = plottable(settings)
+    if not points:
+        return None
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    fig = Figure(figsize=(13, 4.2), dpi=100, layout="constrained")
+    axes = fig.subplots(1, len(PANELS))
+    finite = [t for _, t, _ in points if math.isfinite(t)]
+    right = max([*finite, 1.0]) * 1.08 + 0.05
+    colours = iter(f"C{i}" for i in range(10))
+    for ax, (panel_title, series, ylim) in zip(axes, PANELS, strict=True):
+        for key, name in series:
+            _panel(ax, points, key, next(colours), name)
+        ax.set(title=panel_title, xlabel="temperature", xlim=(-0.05, right))
+        if ylim:
+            ax.set_ylim(*ylim)
+        ax.grid(alpha=0.3)
+        if len(series) > 1 and ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8, loc="best")
+    marks = [Line2D([], [], ls="", marker="s", color="grey", mec="black", label="greedy (T=0)"),
+             Line2D([], [], ls="", marker="D", color="grey", mec="black",
+                    label="multinomial (T=1)"),
+             Line2D([], [], ls=":", color="grey", label="uniform (T→∞)"),
+             Line2D([], [], marker="o", color="grey", label="temperature, mean ±95% CI")]
+    fig.legend(handles=marks, loc="outside lower center", ncol=4, fontsize=9, frameon=False)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def write_plot(run_dir: Path, metrics: dict) -> Path | None:
+    """Draw ``entropy_report.png`` into ``run_dir`` (atomically); None when there is no plot."""
+    fig = draw(metrics.get("settings", []), f"Run {metrics.get('name', '')}: samplers by "
+                                             "temperature")
+    path = Path(run_dir) / PLOT
+    if fig is None:
+        path.unlink(missing_ok=True)  # a figure from an earlier report would be stale
+        return None
+    rundir.atomic_write(path, lambda tmp: fig.savefig(tmp, format="png",
+                                                     metadata={"Software": None}))
+    return path
