@@ -4,10 +4,10 @@ together with the two plugin distributions under plugins/."""
 import json
 import re
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 from click.testing import CliRunner
 
 from textgen.cli import cli
