@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from pydantic import ValidationError
-from textgen_mirostat import MirostatSampler, RepetitionPenaltySampler
 
 from textgen.backbones.lstm import LSTMBackbone
 from textgen.generation.engine import Decoder
@@ -20,6 +19,7 @@ from textgen.model import build_model
 from textgen.plugins import load_registry
 from textgen.samplers.base import SamplerChain
 from textgen.spec.schema import build_chain
+from textgen_mirostat import MirostatSampler, RepetitionPenaltySampler
 
 INF = math.inf
 

@@ -10,11 +10,11 @@ import tensorflow as tf
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from textgen_truncation import MinPSampler, TopKSampler, TopPSampler, TypicalSampler
 
 from textgen.plugins import load_registry
 from textgen.samplers.base import SamplerChain
 from textgen.samplers.builtin import TemperatureSampler
+from textgen_truncation import MinPSampler, TopKSampler, TopPSampler, TypicalSampler
 
 INF = math.inf
 # A one-symbol vocabulary is a fair edge case; keras warns about softmax over it.
