@@ -27,8 +27,9 @@ class TextgenGroup(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except KeyboardInterrupt:
-            err_console.print("[yellow]Interrupted.[/] Completed epochs are saved; continue "
-                              "with `textgen resume RUN_DIR`.")
+            where = ctx.meta.get("textgen.run_dir", "RUN_DIR")
+            err_console.print(f"[yellow]Interrupted.[/] Completed epochs are saved; continue "
+                              f"with `textgen resume {where}`.", highlight=False)
             sys.exit(130)
         except Exception as exc:  # noqa: BLE001 - classified below
             if ctx.meta.get("textgen.debug") or not _is_user_error(exc):
@@ -78,6 +79,7 @@ def run(spec_path: Path, output_dir: Path | None, overwrite: bool,
     if resume_dir is not None:
         if not rundir.is_run(resume_dir):
             raise RunError(f"--resume {resume_dir}: not a textgen run directory.")
+        _check_resumable(spec, resume_dir)
         target, resume = resume_dir, True
     else:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -87,10 +89,46 @@ def run(spec_path: Path, output_dir: Path | None, overwrite: bool,
             raise RunError(f"{target} already holds a run. Pass --overwrite to replace it, "
                            f"or --resume {target} to continue it.")
         if rundir.is_run(target):
+            from textgen.experiment import prepare_corpus
+
+            prepare_corpus(spec)  # a bad corpus must not cost the old run
             _clear_run(target)
+    click.get_current_context().meta["textgen.run_dir"] = target
     console.print(f"[bold]textgen run[/] {spec.name} -> {target}")
     run_experiment(spec, target, console, resume=resume)
     console.print(f"Run directory: [bold]{target}[/]")
+
+
+# What may change when `run SPEC --resume DIR` continues a run: how long, and what comes after.
+RESUMABLE_CHANGES = ("name", "output_dir", "training.epochs", "training.max_seconds",
+                     "generation", "report")
+
+
+def _spec_changes(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """Dotted paths where two spec dumps differ."""
+    changes = []
+    for key in dict.fromkeys([*old, *new]):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            changes += _spec_changes(a, b, f"{prefix}{key}.")
+        elif a != b:
+            changes.append(f"{prefix}{key}")
+    return changes
+
+
+def _check_resumable(spec, run_dir: Path) -> None:
+    """Refuse to continue a run's checkpoint under a spec that would train something else."""
+    from textgen import rundir
+    from textgen import spec as specs
+    from textgen.experiment import RunError
+
+    saved = specs.load(run_dir / rundir.SPEC).model_dump(mode="json")
+    changed = [c for c in _spec_changes(saved, spec.model_dump(mode="json"))
+               if not any(c == ok or c.startswith(ok + ".") for ok in RESUMABLE_CHANGES)]
+    if changed:
+        raise RunError(f"--resume {run_dir}: this spec differs from the run's own "
+                       f"{rundir.SPEC} in {', '.join(changed)}, so its checkpoint cannot "
+                       f"continue it. Use `textgen resume {run_dir}`, or start a new run.")
 
 
 def _clear_run(path: Path) -> None:
@@ -113,6 +151,7 @@ def resume(run_dir: Path) -> None:
 
     if not rundir.is_run(run_dir):
         raise RunError(f"{run_dir} is not a textgen run directory (it has no {rundir.SPEC}).")
+    click.get_current_context().meta["textgen.run_dir"] = run_dir
     run_experiment(specs.load(run_dir / rundir.SPEC), run_dir, console, resume=True)
 
 
@@ -120,7 +159,7 @@ def resume(run_dir: Path) -> None:
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--sampler", "stages", multiple=True,
               help="A stage, as in a spec: greedy, 'temperature: 0.5', 'top_k: 20'. Repeat "
-                   "to chain stages. Default: temperature.")
+                   "to chain stages. Default: temperature (1 unless --temperature).")
 @click.option("--temperature", type=float, help="Temperature for the temperature stage.")
 @click.option("--prompt", help="Text to continue (default: the run's first prompt).")
 @click.option("--length", type=int, default=400, show_default=True)
@@ -146,6 +185,8 @@ def generate(run_dir: Path, stages: tuple[str, ...], temperature: float | None,
         raise ValueError(f"--length must be at least 1, got {length}")
     if num_samples < 1:
         raise ValueError(f"--num-samples must be at least 1, got {num_samples}")
+    if batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, got {batch_size}")
     chain = build_chain(_stages(stages, temperature))
     spec, model, vocab = load_trained(run_dir)
     if prompt is None:
@@ -182,7 +223,16 @@ def _stages(stages: tuple[str, ...], temperature: float | None) -> list:
     """Parse --sampler values (YAML stage syntax) and fold --temperature into the chain."""
     import yaml
 
-    parsed = [yaml.safe_load(s) for s in stages] or ["temperature"]
+    parsed = []
+    for stage in stages:
+        try:
+            parsed.append(yaml.safe_load(stage))
+        except yaml.YAMLError as err:
+            why = getattr(err, "problem", None) or err
+            raise ValueError(f"--sampler {stage!r} is not a stage in spec syntax (a name like "
+                             f"greedy, or 'top_k: 20'): {why}") from None
+    if not parsed:  # the documented default: plain sampling, temperature 1 unless given
+        parsed, temperature = ["temperature"], 1.0 if temperature is None else temperature
     if temperature is not None:
         if "temperature" in parsed:
             parsed[parsed.index("temperature")] = {"temperature": temperature}
@@ -204,6 +254,8 @@ def report(run_dir: Path) -> None:
     from textgen.report.markdown import write_report
     from textgen.report.tables import print_run
 
+    if not rundir.is_run(run_dir):
+        raise RunError(f"{run_dir} is not a textgen run directory (it has no {rundir.SPEC}).")
     if not (run_dir / rundir.METRICS).is_file():
         raise RunError(f"{run_dir} has no {rundir.METRICS}: the run has not finished.")
     spec = specs.load(run_dir / rundir.SPEC)

@@ -56,9 +56,10 @@ def prepare_corpus(spec: Spec) -> Corpus:
     train_text, val_text = split(text, c.val_fraction)
     need = max(spec.training.seq_len, spec.evaluation.context) + 1
     if len(train_text) < need:
-        raise RunError(f"the corpus is too short: its training part has {len(train_text)} "
-                       f"characters, but windows of seq_len={spec.training.seq_len} need at "
-                       f"least {need}. Use a longer text or a smaller training.seq_len.")
+        raise RunError(f"the corpus {c.path or c.name} is too short: its training part has "
+                       f"{len(train_text)} characters, but windows of "
+                       f"seq_len={spec.training.seq_len} need at least {need}. Use a longer "
+                       "text or a smaller training.seq_len.")
     vocab = CharVocab.from_text(train_text)
     train_ids = vocab.encode(train_text)
     val_ids = vocab.encode(val_text, unknown="skip")  # unseen chars cannot be scored
@@ -87,7 +88,7 @@ def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False) -> di
     corpus = prepare_corpus(spec)  # before writing anything: a bad corpus leaves no trace
     run_dir.mkdir(parents=True, exist_ok=True)
     rundir.write_text(run_dir / rundir.SPEC, specs.dump(spec))
-    corpus.vocab.save(run_dir / rundir.VOCAB)
+    rundir.atomic_write(run_dir / rundir.VOCAB, corpus.vocab.save)
     model = build(spec, len(corpus.vocab))
     with make_progress(console) as progress:
         result = train(spec, model, corpus.train_ids, corpus.scoring_ids, run_dir, progress,
@@ -166,7 +167,11 @@ def load_trained(run_dir: Path) -> tuple[Spec, keras.Model, CharVocab]:
                            f"with `textgen resume {run_dir}`.")
     spec = specs.load(run_dir / rundir.SPEC)
     vocab = CharVocab.load(run_dir / rundir.VOCAB)
-    model = keras.models.load_model(run_dir / rundir.MODEL)
+    try:
+        model = keras.models.load_model(run_dir / rundir.MODEL)
+    except Exception as err:  # keras raises several kinds for a damaged archive
+        raise RunError(f"{run_dir / rundir.MODEL} cannot be loaded as a Keras model ({err}); "
+                       "the file is damaged or not from textgen.") from err
     if int(model.output_shape[-1]) != len(vocab):
         raise RunError(f"{run_dir}: the model predicts {model.output_shape[-1]} symbols but "
                        f"{rundir.VOCAB} lists {len(vocab)}; they come from different runs.")

@@ -24,6 +24,16 @@ CHECKPOINT = "checkpoint.keras"   # the training model with its optimizer, for -
 STATE = "state.json"              # epochs done and elapsed seconds, for --resume
 
 
+def _file_mode() -> int:
+    """The mode ``open()`` would give a new file under the current umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_FILE_MODE = _file_mode()
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
     path = Path(path)
@@ -32,6 +42,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, _FILE_MODE)  # mkstemp makes it owner-only; give it a normal file's mode
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

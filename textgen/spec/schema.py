@@ -136,6 +136,9 @@ def build_stage(item: str | dict[str, Any]) -> Sampler:
         if cls.primary is None:
             raise ValueError(f"sampler {name!r} takes no value; write it as just {name!r}")
         value = {cls.primary: value}
+    odd = [key for key in value if not isinstance(key, str)]
+    if odd:
+        raise ValueError(f"sampler {name!r}: option names must be text, got {odd[0]!r}")
     try:
         return cls(**value)
     except ValidationError as exc:

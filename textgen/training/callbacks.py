@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import time
+import zipfile
 from pathlib import Path
 
 import keras
@@ -72,9 +74,11 @@ class EpochCheckpoint(keras.callbacks.Callback):
     time, each written atomically, so a killed run resumes from its last completed epoch."""
 
     def __init__(self, run_dir: Path, history: list[dict], elapsed_before: float,
-                 chars_before: int, chars_per_batch: int) -> None:
+                 chars_before: int, chars_per_batch: int,
+                 divergence: StopOnDivergence | None = None) -> None:
         super().__init__()
         self.run_dir, self.history = Path(run_dir), history
+        self.divergence = divergence  # an epoch it stopped is not a good one, finite or not
         self.elapsed_before, self.chars, self.chars_per_batch = (elapsed_before, chars_before,
                                                                  chars_per_batch)
         self.start = time.perf_counter()
@@ -92,14 +96,42 @@ class EpochCheckpoint(keras.callbacks.Callback):
                "epoch_seconds": now - self.epoch_start,
                "elapsed_seconds": self.elapsed_before + now - self.start,
                "chars": float(self.chars)}
-        if not all(math.isfinite(v) for v in row.values()):
+        diverged = self.divergence is not None and self.divergence.problem
+        if diverged or not all(math.isfinite(v) for v in row.values()):
             return  # never checkpoint a diverged state
         self.history.append(row)
-        rundir.atomic_write(self.run_dir / rundir.CHECKPOINT, self.model.save)
+        state = {"epochs_done": epoch + 1, "elapsed_seconds": row["elapsed_seconds"],
+                 "chars": self.chars}
+        # History first (rows past the checkpoint's epoch are dropped on resume), then the
+        # checkpoint with its state inside: that rename is the one commit point of an epoch.
         write_history(self.run_dir / rundir.HISTORY, self.history)
-        rundir.write_json(self.run_dir / rundir.STATE,
-                          {"epochs_done": epoch + 1, "elapsed_seconds": row["elapsed_seconds"],
-                           "chars": self.chars})
+        rundir.atomic_write(self.run_dir / rundir.CHECKPOINT,
+                            lambda tmp: save_checkpoint(self.model, tmp, state))
+        rundir.write_json(self.run_dir / rundir.STATE, state)
+
+
+CHECKPOINT_STATE = "textgen_state.json"  # inside checkpoint.keras, a zip archive
+
+
+def save_checkpoint(model: keras.Model, path: Path, state: dict) -> None:
+    """Save the training model with ``state`` in the same archive, so the two always agree."""
+    model.save(path)
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr(CHECKPOINT_STATE, json.dumps(state))
+
+
+def read_state(run_dir: Path) -> dict:
+    """Where a resumed run starts: the checkpoint's own state, else state.json, else nothing.
+
+    A crash between the checkpoint's rename and state.json's leaves state.json one epoch
+    behind the weights; the checkpoint's copy cannot be.
+    """
+    try:
+        with zipfile.ZipFile(Path(run_dir) / rundir.CHECKPOINT) as archive:
+            return json.loads(archive.read(CHECKPOINT_STATE))
+    except (OSError, KeyError, zipfile.BadZipFile):  # no checkpoint yet, or an older one
+        path = Path(run_dir) / rundir.STATE
+        return rundir.read_json(path) if path.is_file() else {}
 
 
 def write_history(path: Path, history: list[dict]) -> None:
@@ -115,4 +147,5 @@ def read_history(path: Path) -> list[dict]:
     if not Path(path).is_file():
         return []
     with open(path, newline="", encoding="utf-8") as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        return [{k: int(float(v)) if k == "epoch" else float(v) for k, v in row.items()}
+                for row in csv.DictReader(f)]

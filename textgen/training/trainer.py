@@ -19,6 +19,7 @@ from textgen.training.callbacks import (
     StopOnDivergence,
     TimeBudget,
     read_history,
+    read_state,
 )
 from textgen.training.progress import RichProgress
 
@@ -61,7 +62,7 @@ def train(spec: Spec, model: keras.Model, train_ids: np.ndarray, scoring_ids: np
     t = spec.training
     steps = steps_per_epoch(len(train_ids), t.seq_len, t.batch_size, t.step, t.target)
     history = read_history(run_dir / rundir.HISTORY) if resume else []
-    state = rundir.read_json(run_dir / rundir.STATE) if resume else {}
+    state = read_state(run_dir) if resume else {}
     done, elapsed = int(state.get("epochs_done", 0)), float(state.get("elapsed_seconds", 0.0))
     chars_before = int(state.get("chars", 0))
     history = history[:done]
@@ -85,7 +86,7 @@ def train(spec: Spec, model: keras.Model, train_ids: np.ndarray, scoring_ids: np
         HeldOutBpc(model, scoring_ids, spec.evaluation.context, spec.evaluation.stride,
                    spec.evaluation.batch_size),
         TimeBudget(t.max_seconds, already=elapsed),
-        EpochCheckpoint(run_dir, history, elapsed, chars_before, chars_per_batch),
+        EpochCheckpoint(run_dir, history, elapsed, chars_before, chars_per_batch, divergence),
     ]
     if progress is not None:
         callbacks.append(RichProgress(progress, t.epochs, steps, chars_per_batch, done))
