@@ -170,14 +170,17 @@ def resume(run_dir: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per sample.")
 @click.option("--show", type=click.Choice(["text", "surprise"]), default="text",
               show_default=True, help="surprise: colour each character by its probability.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Stream the samples to this JSONL file (as --json), a batch at a time, "
+                   "with a progress bar: for thousands of samples.")
 @_debug_option
 def generate(run_dir: Path, stages: tuple[str, ...], temperature: float | None,
              prompt: str | None, length: int, num_samples: int, seed: int, batch_size: int,
-             as_json: bool, show: str) -> None:
+             as_json: bool, show: str, output: Path | None) -> None:
     """Sample from the model saved in RUN_DIR, without retraining."""
     from textgen.experiment import load_samples, load_trained
+    from textgen.generation.engine import Decoder
     from textgen.generation.sampling import generate as run_generate
-    from textgen.generation.sampling import plan_rows
     from textgen.report.surprise import surprise_text
     from textgen.spec.schema import build_chain
 
@@ -201,22 +204,52 @@ def generate(run_dir: Path, stages: tuple[str, ...], temperature: float | None,
         raise ValueError(f"the prompt has characters the model never saw: "
                          f"{', '.join(map(repr, missing))}. Remove them, or set "
                          "generation.unknown_chars: skip in the run's spec.")
-    rows = plan_rows([prompt], 1, num_samples, seed, coupled=True)
+    decoder = Decoder(model, [chain])  # compiled once, shared by every batch
+
+    def decode(rows):
+        return run_generate(model, vocab, [chain], rows, length, batch_size,
+                            spec.generation.unknown_chars, decoder=decoder)
+
+    def record(s) -> str:
+        return json.dumps({"prompt": s.prompt, "text": s.text, "sampler": s.sampler,
+                           "sampler_config": chain.get_config(), "seed": s.seed,
+                           "length": length})
 
     def emit(batch):
         for s in batch:
             if as_json:
-                click.echo(json.dumps({"prompt": s.prompt, "text": s.text, "sampler": s.sampler,
-                                       "sampler_config": chain.get_config(), "seed": s.seed,
-                                       "length": length}))
+                click.echo(record(s))
             elif show == "surprise":
                 console.print(surprise_text(s))
             else:
                 console.print(f"[dim]{s.prompt}[/]{s.text}", highlight=False)
                 console.print()
 
-    run_generate(model, vocab, [chain], rows, length, batch_size,
-                 spec.generation.unknown_chars, on_batch=emit)
+    if output is None:
+        _in_batches(decode, prompt, num_samples, seed, batch_size, emit)
+        return
+    from textgen.training.progress import make_progress
+
+    with open(output, "w", encoding="utf-8") as f, make_progress(console) as progress:
+        task = progress.add_task("generate", total=num_samples, info=f"-> {output}")
+
+        def write(batch):
+            f.writelines(record(s) + "\n" for s in batch)
+            f.flush()
+            progress.advance(task, len(batch))
+
+        _in_batches(decode, prompt, num_samples, seed, batch_size, write)
+    console.print(f"{num_samples} samples -> {output}", highlight=False)
+
+
+def _in_batches(decode, prompt: str, num_samples: int, seed: int, batch_size: int,
+                on_batch) -> None:
+    """Sample i gets seed + i; decode ``batch_size`` at a time, holding one batch in memory."""
+    from textgen.generation.sampling import plan_rows
+
+    for start in range(0, num_samples, batch_size):
+        count = min(batch_size, num_samples - start)
+        on_batch(decode(plan_rows([prompt], 1, count, seed + start, coupled=True)))
 
 
 def _stages(stages: tuple[str, ...], temperature: float | None) -> list:

@@ -28,6 +28,7 @@ from textgen.report.markdown import write_report
 from textgen.report.reference import corpus_reference
 from textgen.report.tables import print_run
 from textgen.spec.schema import Spec
+from textgen.training.distribute import in_float32, is_chief, make_strategy, precision
 from textgen.training.progress import make_progress
 from textgen.training.trainer import train
 
@@ -83,23 +84,33 @@ def draw_prompts(text: str, count: int, length: int, seed: int) -> list[str]:
 
 
 def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False) -> dict:
-    """Train and generate as the spec says; returns the metrics written to metrics.json."""
+    """Train and generate as the spec says; returns the metrics written to metrics.json.
+
+    In a multi-worker cluster only the chief writes ``run_dir``; other workers return ``{}``.
+    """
+    strategy = make_strategy(spec.training.distribute)  # first: a cluster's precedes any op
     keras.utils.set_random_seed(spec.seed)
     corpus = prepare_corpus(spec)  # before writing anything: a bad corpus leaves no trace
-    run_dir.mkdir(parents=True, exist_ok=True)
-    rundir.write_text(run_dir / rundir.SPEC, specs.dump(spec))
-    rundir.atomic_write(run_dir / rundir.VOCAB, corpus.vocab.save)
-    model = build(spec, len(corpus.vocab))
+    chief = is_chief(strategy)
+    if chief:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        rundir.write_text(run_dir / rundir.SPEC, specs.dump(spec))
+        rundir.atomic_write(run_dir / rundir.VOCAB, corpus.vocab.save)
+    with strategy.scope(), precision(spec.training.precision):
+        model = build(spec, len(corpus.vocab))
     with make_progress(console) as progress:
         result = train(spec, model, corpus.train_ids, corpus.scoring_ids, run_dir, progress,
-                       resume=resume)
+                       resume=resume, strategy=strategy)
     if result.diverged and not result.history:
         raise RunError(f"{result.diverged}, before any epoch finished, so there is no good "
                        "checkpoint. Lower training.optimizer.learning_rate or set clipnorm.")
     if result.diverged:
         console.print(f"[yellow]{result.diverged}. Kept the last good checkpoint, from epoch "
                       f"{result.epochs} ({run_dir / rundir.CHECKPOINT}).[/]")
-    model = result.model
+    if not chief:
+        console.print(f"Worker trained {result.epochs} epochs; the chief writes {run_dir}.")
+        return {}
+    model = in_float32(result.model, lambda: build(spec, len(corpus.vocab)))  # to generate
     rundir.atomic_write(run_dir / rundir.MODEL, model.save)
 
     g = spec.generation

@@ -6,6 +6,7 @@ validated by the plugin's ``Params`` model, so a plugin's options are checked li
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -93,6 +94,37 @@ class OptimizerSpec(Section):
         None, gt=0, le=1, description="cosine-decay the rate to this fraction by the last epoch")
 
 
+class DistributeSpec(Section):
+    """Where training runs: this process's default device, every local GPU, or several workers."""
+
+    strategy: Literal["default", "mirrored", "multi_worker"] = Field(
+        "default", description="tf.distribute strategy (see docs/scaling.md)")
+    devices: list[str] | None = Field(
+        None, min_length=1, description="mirrored only: these devices (default: every GPU)")
+    workers: list[str] | None = Field(
+        None, min_length=1, description="multi_worker only: host:port of every worker "
+                                        "(default: TF_CONFIG)")
+    task_index: int | None = Field(None, ge=0, description="multi_worker: this worker's index "
+                                                           "in workers; 0 is the chief")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DistributeSpec:
+        if self.devices is not None and self.strategy != "mirrored":
+            raise ValueError("devices is only for strategy: mirrored")
+        if (self.workers, self.task_index) != (None, None) and self.strategy != "multi_worker":
+            raise ValueError("workers and task_index are only for strategy: multi_worker")
+        if (self.workers is None) != (self.task_index is None):
+            raise ValueError("give workers and task_index together (or neither, and set "
+                             "TF_CONFIG)")
+        bad = [w for w in self.workers or [] if not re.fullmatch(r"[^\s:]+:\d+", w)]
+        if bad:
+            raise ValueError(f"workers must be host:port, got {bad[0]!r}")
+        if self.workers and self.task_index >= len(self.workers):
+            raise ValueError(f"task_index {self.task_index} is not an index into the "
+                             f"{len(self.workers)} workers")
+        return self
+
+
 class TrainingSpec(Section):
     """How to train. The defaults are the project's fast recipe; the seed's is in seed_replica."""
 
@@ -100,11 +132,15 @@ class TrainingSpec(Section):
     step: int | None = Field(None, ge=1, description="window stride; default seq_len (target all)")
     target: Literal["all", "last"] = Field(
         "all", description="predict every position (char-rnn) or only the last (the seed)")
-    batch_size: int = Field(64, ge=1)
+    batch_size: int = Field(64, ge=1, description="windows per step: the global batch, "
+                                                "split across replicas and workers")
     epochs: int = Field(10, ge=1)
     max_seconds: float | None = Field(None, gt=0, description="stop after this wall-clock budget")
     optimizer: OptimizerSpec = OptimizerSpec()
     jit_compile: bool | Literal["auto"] = "auto"
+    distribute: DistributeSpec = DistributeSpec()
+    precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = Field(
+        "float32", description="Keras dtype policy; the head and the loss stay float32")
 
 
 class EvaluationSpec(Section):

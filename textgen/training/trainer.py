@@ -8,11 +8,13 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from textgen import rundir
 from textgen.corpus.dataset import steps_per_epoch, training_dataset
 from textgen.model import training_model
 from textgen.spec.schema import OptimizerSpec, Spec
+from textgen.training import distribute
 from textgen.training.callbacks import (
     EpochCheckpoint,
     HeldOutBpc,
@@ -57,9 +59,15 @@ def chars_per_window(spec: Spec) -> int:
 
 
 def train(spec: Spec, model: keras.Model, train_ids: np.ndarray, scoring_ids: np.ndarray,
-          run_dir: Path, progress=None, resume: bool = False) -> TrainResult:
-    """Fit ``model`` (resuming from the run's checkpoint if asked) and return what happened."""
+          run_dir: Path, progress=None, resume: bool = False,
+          strategy: tf.distribute.Strategy | None = None) -> TrainResult:
+    """Fit ``model`` (resuming from the run's checkpoint if asked) and return what happened.
+
+    Under a ``strategy``, ``model`` must come from its scope; only the chief writes ``run_dir``.
+    """
     t = spec.training
+    strategy = strategy or tf.distribute.get_strategy()
+    out = distribute.output_dir(run_dir, strategy)
     steps = steps_per_epoch(len(train_ids), t.seq_len, t.batch_size, t.step, t.target)
     history = read_history(run_dir / rundir.HISTORY) if resume else []
     state = read_state(run_dir) if resume else {}
@@ -67,15 +75,16 @@ def train(spec: Spec, model: keras.Model, train_ids: np.ndarray, scoring_ids: np
     chars_before = int(state.get("chars", 0))
     history = history[:done]
 
-    if resume and done:
-        fitted = keras.models.load_model(run_dir / rundir.CHECKPOINT)
-        model = fitted if t.target == "all" else keras.Model(
-            fitted.input, fitted.get_layer("head").output)
-    else:
-        fitted = training_model(model, t.target)
-        fitted.compile(optimizer=make_optimizer(t.optimizer, steps * t.epochs),
-                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                       jit_compile=t.jit_compile)
+    with strategy.scope():
+        if resume and done:
+            fitted = keras.models.load_model(run_dir / rundir.CHECKPOINT)
+            model = fitted if t.target == "all" else keras.Model(
+                fitted.input, fitted.get_layer("head").output)
+        else:
+            fitted = training_model(model, t.target)
+            fitted.compile(optimizer=make_optimizer(t.optimizer, steps * t.epochs),
+                           loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                           jit_compile=t.jit_compile)
 
     dataset = training_dataset(train_ids, t.seq_len, t.batch_size, t.step, t.target,
                                shuffle=True, seed=spec.seed, epochs=t.epochs, first_epoch=done)
@@ -86,19 +95,22 @@ def train(spec: Spec, model: keras.Model, train_ids: np.ndarray, scoring_ids: np
         HeldOutBpc(model, scoring_ids, spec.evaluation.context, spec.evaluation.stride,
                    spec.evaluation.batch_size),
         TimeBudget(t.max_seconds, already=elapsed),
-        EpochCheckpoint(run_dir, history, elapsed, chars_before, chars_per_batch, divergence),
+        EpochCheckpoint(out, history, elapsed, chars_before, chars_per_batch, divergence),
     ]
     if progress is not None:
         callbacks.append(RichProgress(progress, t.epochs, steps, chars_per_batch, done))
     if done < t.epochs and not (t.max_seconds and elapsed >= t.max_seconds):
-        fitted.fit(dataset, epochs=t.epochs, initial_epoch=done, steps_per_epoch=steps,
-                   callbacks=callbacks, verbose=0)
+        if distribute.needs_own_loop(strategy):  # Keras fit fails there (keras#20585)
+            distribute.fit(strategy, fitted, dataset, t.epochs, done, steps, callbacks)
+        else:
+            fitted.fit(dataset, epochs=t.epochs, initial_epoch=done, steps_per_epoch=steps,
+                       callbacks=callbacks, verbose=0)
     last = history[-1] if history else {}
     result = TrainResult(model=model, history=history, epochs=len(history),
                          seconds=last.get("elapsed_seconds", elapsed),
                          chars=int(last.get("chars", chars_before)), diverged=divergence.problem)
     if divergence.problem and history:
         # Roll back to the last good epoch: its checkpoint is complete by construction.
-        good = keras.models.load_model(run_dir / rundir.CHECKPOINT)
+        good = keras.models.load_model(out / rundir.CHECKPOINT)
         result.model.set_weights(good.get_weights())
     return result
