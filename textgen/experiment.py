@@ -134,6 +134,7 @@ def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False) -> di
         "best_val_bpc": min((r["val_bpc"] for r in result.history), default=None),
         "epochs": result.epochs,
         "train_seconds": result.seconds,
+        "train_wall_seconds": result.wall_seconds,
         "train_chars_per_second": result.chars_per_second,
         "parameters": int(model.count_params()),
         "vocab_size": len(corpus.vocab),
@@ -155,10 +156,11 @@ def summarize(samples: list[Sample], labels: list[str], words: frozenset[str],
               examples: int = 12) -> list[dict]:
     """Per sampler setting: its label, each metric's (mean, low, high), and the first
     ``examples`` invented words (words of its samples not in the training text)."""
+    plugin_metrics = {name: entry.obj for name, entry in registry().metrics.items()}
     rows = []
     for k, label in enumerate(labels):
         own = [s for s in samples if s.setting == k]
-        stats = setting_metrics(own, words)
+        stats = setting_metrics(own, words, extra=plugin_metrics)
         invented = dict.fromkeys(w for s in own
                                  for w in invented_words(complete_words(s.text, s.prompt), words))
         rows.append({"sampler": label, "samples": len(own),

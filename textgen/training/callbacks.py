@@ -28,8 +28,10 @@ class HeldOutBpc(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is not None:
+            start = time.perf_counter()
             logs["val_bpc"] = held_out_bpc(self.scored_model, self.ids, self.context,
                                            self.stride, self.batch_size)
+            logs["eval_seconds"] = time.perf_counter() - start
 
 
 class TimeBudget(keras.callbacks.Callback):
@@ -75,8 +77,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     def __init__(self, run_dir: Path, history: list[dict], elapsed_before: float,
                  chars_before: int, chars_per_batch: int,
-                 divergence: StopOnDivergence | None = None) -> None:
+                 divergence: StopOnDivergence | None = None, trained_before: float = 0.0) -> None:
         super().__init__()
+        self.trained = trained_before  # seconds spent in training steps alone (no scoring)
         self.run_dir, self.history = Path(run_dir), history
         self.divergence = divergence  # an epoch it stopped is not a good one, finite or not
         self.elapsed_before, self.chars, self.chars_per_batch = (elapsed_before, chars_before,
@@ -92,16 +95,19 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         now = time.perf_counter()
-        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()},
+        logs = logs or {}
+        self.trained += now - self.epoch_start - float(logs.get("eval_seconds", 0.0))
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()},
                "epoch_seconds": now - self.epoch_start,
                "elapsed_seconds": self.elapsed_before + now - self.start,
+               "train_seconds": self.trained,
                "chars": float(self.chars)}
         diverged = self.divergence is not None and self.divergence.problem
         if diverged or not all(math.isfinite(v) for v in row.values()):
             return  # never checkpoint a diverged state
         self.history.append(row)
         state = {"epochs_done": epoch + 1, "elapsed_seconds": row["elapsed_seconds"],
-                 "chars": self.chars}
+                 "train_seconds": self.trained, "chars": self.chars}
         # History first (rows past the checkpoint's epoch are dropped on resume), then the
         # checkpoint with its state inside: that rename is the one commit point of an epoch.
         write_history(self.run_dir / rundir.HISTORY, self.history)

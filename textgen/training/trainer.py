@@ -35,7 +35,8 @@ class TrainResult:
 
     model: keras.Model
     history: list[dict] = field(default_factory=list)
-    seconds: float = 0.0
+    seconds: float = 0.0       # in training steps (what chars/s divides by)
+    wall_seconds: float = 0.0  # including held-out scoring and checkpoints
     epochs: int = 0
     chars: int = 0
     diverged: str | None = None
@@ -95,7 +96,8 @@ def train(spec: Spec, model: keras.Model, train_ids: np.ndarray, scoring_ids: np
         HeldOutBpc(model, scoring_ids, spec.evaluation.context, spec.evaluation.stride,
                    spec.evaluation.batch_size),
         TimeBudget(t.max_seconds, already=elapsed),
-        EpochCheckpoint(out, history, elapsed, chars_before, chars_per_batch, divergence),
+        EpochCheckpoint(out, history, elapsed, chars_before, chars_per_batch, divergence,
+                        trained_before=float(state.get("train_seconds", 0.0))),
     ]
     if progress is not None:
         callbacks.append(RichProgress(progress, t.epochs, steps, chars_per_batch, done))
@@ -104,10 +106,11 @@ def train(spec: Spec, model: keras.Model, train_ids: np.ndarray, scoring_ids: np
             distribute.fit(strategy, fitted, dataset, t.epochs, done, steps, callbacks)
         else:
             fitted.fit(dataset, epochs=t.epochs, initial_epoch=done, steps_per_epoch=steps,
-                       callbacks=callbacks, verbose=0)
+                       callbacks=callbacks, verbose=0, shuffle=False)  # the dataset shuffles
     last = history[-1] if history else {}
     result = TrainResult(model=model, history=history, epochs=len(history),
-                         seconds=last.get("elapsed_seconds", elapsed),
+                         seconds=last.get("train_seconds", 0.0),
+                         wall_seconds=last.get("elapsed_seconds", elapsed),
                          chars=int(last.get("chars", chars_before)), diverged=divergence.problem)
     if divergence.problem and history:
         # Roll back to the last good epoch: its checkpoint is complete by construction.
