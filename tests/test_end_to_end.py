@@ -82,3 +82,29 @@ def test_validate_accepts_every_shipped_experiment():
         if spec.name == "compare_backbones.yaml":
             continue  # a comparison file, validated by `textgen compare`
         assert result.exit_code == 0, (spec, result.output)
+
+
+def test_a_new_sampler_sweep_reuses_a_trained_model(run_dir, tmp_path):
+    spec = yaml.safe_load(SMOKE.read_text())
+    spec["generation"]["samplers"] = ["multinomial", {"temperature": 2.0}]
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "sweep"
+    result = CliRunner().invoke(cli, ["run", str(path), "--from-run", str(run_dir),
+                                      "--output-dir", str(out)], terminal_width=160)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    trained = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["trained_in"] == str(run_dir)
+    assert metrics["val_bpc"] == trained["val_bpc"] and metrics["epochs"] == 2
+    assert [s["sampler"] for s in metrics["settings"]] == ["multinomial", "temperature(2)"]
+    assert not (out / "checkpoint.keras").exists()  # nothing was trained
+
+
+def test_prompts_follow_the_corpus_preprocessing(run_dir):
+    # tiny is lowercased by its manifest, so "The River" is read as "the river"
+    args = ["generate", str(run_dir), "--sampler", "greedy", "--prompt", "The River",
+            "--length", "10", "--json"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["prompt"] == "the river"

@@ -66,9 +66,12 @@ def cli() -> None:
 @click.option("--overwrite", is_flag=True, help="Replace a run already in --output-dir.")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Continue this run from its last completed epoch.")
+@click.option("--from-run", "trained", type=click.Path(file_okay=False, path_type=Path),
+              help="Reuse this finished run's model instead of training: a new sampler sweep "
+                   "(SPEC_PATH's generation settings) on the same model.")
 @_debug_option
 def run(spec_path: Path, output_dir: Path | None, overwrite: bool,
-        resume_dir: Path | None) -> None:
+        resume_dir: Path | None, trained: Path | None) -> None:
     """Train and generate as SPEC_PATH says, writing everything to a run directory."""
     from textgen import rundir
     from textgen import spec as specs
@@ -76,6 +79,8 @@ def run(spec_path: Path, output_dir: Path | None, overwrite: bool,
     from textgen.experiment import run as run_experiment
 
     spec = specs.load(spec_path)
+    if trained is not None and resume_dir is not None:
+        raise click.UsageError("--from-run and --resume do not go together")
     if resume_dir is not None:
         if not rundir.is_run(resume_dir):
             raise RunError(f"--resume {resume_dir}: not a textgen run directory.")
@@ -95,7 +100,7 @@ def run(spec_path: Path, output_dir: Path | None, overwrite: bool,
             _clear_run(target)
     click.get_current_context().meta["textgen.run_dir"] = target
     console.print(f"[bold]textgen run[/] {spec.name} -> {target}")
-    run_experiment(spec, target, console, resume=resume)
+    run_experiment(spec, target, console, resume=resume, trained=trained)
     console.print(f"Run directory: [bold]{target}[/]")
 
 
@@ -178,7 +183,7 @@ def generate(run_dir: Path, stages: tuple[str, ...], temperature: float | None,
              prompt: str | None, length: int, num_samples: int, seed: int, batch_size: int,
              as_json: bool, show: str, output: Path | None) -> None:
     """Sample from the model saved in RUN_DIR, without retraining."""
-    from textgen.experiment import load_samples, load_trained
+    from textgen.experiment import load_samples, load_trained, prepare_prompt
     from textgen.generation.engine import Decoder
     from textgen.generation.sampling import generate as run_generate
     from textgen.report.surprise import surprise_text
@@ -199,6 +204,7 @@ def generate(run_dir: Path, stages: tuple[str, ...], temperature: float | None,
             raise ValueError("give a --prompt: this run has no saved prompt to reuse")
     if prompt == "":
         raise ValueError("the prompt is empty: give at least one character")
+    prompt = prepare_prompt(spec, prompt)
     missing = vocab.missing(prompt)
     if missing and spec.generation.unknown_chars == "error":
         raise ValueError(f"the prompt has characters the model never saw: "

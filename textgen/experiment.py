@@ -17,6 +17,7 @@ from rich.console import Console
 from textgen import rundir
 from textgen import spec as specs
 from textgen.corpus.dataset import split, with_context
+from textgen.corpus.manifest import CorpusError, load_manifest
 from textgen.corpus.resolve import load_text
 from textgen.corpus.vocab import CharVocab
 from textgen.generation.sample import Sample
@@ -28,9 +29,10 @@ from textgen.report.markdown import write_report
 from textgen.report.reference import corpus_reference
 from textgen.report.tables import print_run
 from textgen.spec.schema import Spec
+from textgen.training.callbacks import read_history
 from textgen.training.distribute import in_float32, is_chief, make_strategy, precision
 from textgen.training.progress import make_progress
-from textgen.training.trainer import train
+from textgen.training.trainer import TrainResult, train
 
 
 class RunError(RuntimeError):
@@ -70,6 +72,17 @@ def prepare_corpus(spec: Spec) -> Corpus:
     return Corpus(text, train_text, val_text, vocab, train_ids, scoring)
 
 
+def prepare_prompt(spec: Spec, prompt: str) -> str:
+    """A user's prompt as the corpus was prepared: lowercased when the training text was."""
+    lowercase = spec.corpus.lowercase
+    if lowercase is None and spec.corpus.name and not spec.corpus.path:
+        try:
+            lowercase = load_manifest(spec.corpus.name).preprocess.lowercase
+        except CorpusError:
+            lowercase = False  # the manifest is gone; the vocabulary check still guards
+    return prompt.lower() if lowercase else prompt
+
+
 def build(spec: Spec, vocab_size: int) -> keras.Model:
     backbone_cls = registry().backbone(spec.backbone.type)
     backbone = backbone_cls.from_params(spec.backbone.params, name="backbone")
@@ -83,24 +96,31 @@ def draw_prompts(text: str, count: int, length: int, seed: int) -> list[str]:
     return [text[s:s + length] for s in rng.choice(starts, size=count)]
 
 
-def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False) -> dict:
+def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False,
+        trained: Path | None = None) -> dict:
     """Train and generate as the spec says; returns the metrics written to metrics.json.
 
-    In a multi-worker cluster only the chief writes ``run_dir``; other workers return ``{}``.
+    ``trained`` names a finished run whose model is reused instead of training (a new sampler
+    sweep on the same model). In a multi-worker cluster only the chief writes ``run_dir``;
+    other workers return ``{}``.
     """
     strategy = make_strategy(spec.training.distribute)  # first: a cluster's precedes any op
     keras.utils.set_random_seed(spec.seed)
     corpus = prepare_corpus(spec)  # before writing anything: a bad corpus leaves no trace
+    reused = reuse_trained(trained, corpus.vocab) if trained else None
     chief = is_chief(strategy)
     if chief:
         run_dir.mkdir(parents=True, exist_ok=True)
         rundir.write_text(run_dir / rundir.SPEC, specs.dump(spec))
         rundir.atomic_write(run_dir / rundir.VOCAB, corpus.vocab.save)
-    with strategy.scope(), precision(spec.training.precision):
-        model = build(spec, len(corpus.vocab))
-    with make_progress(console) as progress:
-        result = train(spec, model, corpus.train_ids, corpus.scoring_ids, run_dir, progress,
-                       resume=resume, strategy=strategy)
+    if reused is not None:
+        result = reused
+    else:
+        with strategy.scope(), precision(spec.training.precision):
+            model = build(spec, len(corpus.vocab))
+        with make_progress(console) as progress:
+            result = train(spec, model, corpus.train_ids, corpus.scoring_ids, run_dir,
+                           progress, resume=resume, strategy=strategy)
     if result.diverged and not result.history:
         raise RunError(f"{result.diverged}, before any epoch finished, so there is no good "
                        "checkpoint. Lower training.optimizer.learning_rate or set clipnorm.")
@@ -114,8 +134,10 @@ def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False) -> di
     rundir.atomic_write(run_dir / rundir.MODEL, model.save)
 
     g = spec.generation
-    prompts = [g.prompt] if g.prompt else draw_prompts(corpus.val_text, g.prompts,
-                                                       g.prompt_length, spec.seed)
+    if g.prompt:
+        prompts = [prepare_prompt(spec, g.prompt)]
+    else:
+        prompts = draw_prompts(corpus.val_text, g.prompts, g.prompt_length, spec.seed)
     chains = g.chains()
     rows = plan_rows(prompts, len(chains), g.num_samples, spec.seed, g.coupled)
     start = time.perf_counter()
@@ -136,6 +158,7 @@ def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False) -> di
         "train_seconds": result.seconds,
         "train_wall_seconds": result.wall_seconds,
         "train_chars_per_second": result.chars_per_second,
+        "trained_in": str(trained) if trained else None,
         "parameters": int(model.count_params()),
         "vocab_size": len(corpus.vocab),
         "corpus_chars": len(corpus.text),
@@ -167,6 +190,20 @@ def summarize(samples: list[Sample], labels: list[str], words: frozenset[str],
                      "metrics": {name: list(v) for name, v in stats.items()},
                      "invented_examples": list(invented)[:examples]})
     return rows
+
+
+def reuse_trained(source: Path, vocab: CharVocab) -> TrainResult:
+    """A finished run's model and training record, checked to fit this corpus's vocabulary."""
+    _, model, saved_vocab = load_trained(source)
+    if saved_vocab != vocab:
+        raise RunError(f"{source} was trained on another vocabulary ({len(saved_vocab)} "
+                       f"symbols, this corpus has {len(vocab)}); its model cannot be reused.")
+    history = read_history(Path(source) / rundir.HISTORY)
+    last = history[-1] if history else {}
+    return TrainResult(model=model, history=history, epochs=len(history),
+                       seconds=last.get("train_seconds", 0.0),
+                       wall_seconds=last.get("elapsed_seconds", 0.0),
+                       chars=int(last.get("chars", 0)))
 
 
 def load_trained(run_dir: Path) -> tuple[Spec, keras.Model, CharVocab]:
