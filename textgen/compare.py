@@ -296,9 +296,6 @@ def run_comparison(comparison: Comparison, out_dir: Path, console: Console,
     for spec in comparison.specs:
         run_dir = out_dir / spec.name
         backbone = registry().backbone(spec.backbone.type).from_params(spec.backbone.params)
-        warn = getattr(backbone, "warn_if_short", lambda _: None)(spec.training.seq_len)
-        if warn:
-            console.print(f"[yellow]{spec.name}:[/] {warn}")
         if reuse and (run_dir / rundir.METRICS).is_file():
             console.print(f"[bold]{spec.name}[/]: reusing the finished run in {run_dir}")
         elif rundir.is_run(run_dir):

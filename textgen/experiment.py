@@ -23,7 +23,7 @@ from textgen.corpus.vocab import CharVocab
 from textgen.generation.sample import Sample
 from textgen.generation.sampling import generate, plan_rows
 from textgen.metrics import complete_words, invented_words, setting_metrics, word_vocabulary
-from textgen.model import build_model
+from textgen.model import build_model, parts
 from textgen.plugins import registry
 from textgen.report.markdown import write_report
 from textgen.report.reference import corpus_reference
@@ -118,6 +118,9 @@ def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False,
     else:
         with strategy.scope(), precision(spec.training.precision):
             model = build(spec, len(corpus.vocab))
+        short = parts(model)[1].warn_if_short(spec.training.seq_len)
+        if short:
+            console.print(f"[yellow]warning:[/] {short}")
         with make_progress(console) as progress:
             result = train(spec, model, corpus.train_ids, corpus.scoring_ids, run_dir,
                            progress, resume=resume, strategy=strategy)

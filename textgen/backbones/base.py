@@ -44,6 +44,16 @@ class Backbone(keras.layers.Layer):
         rf = self.receptive_field
         return "recurrent state (unbounded context)" if rf is None else f"receptive field {rf}"
 
+    def warn_if_short(self, seq_len: int) -> str | None:
+        """A warning when training windows are shorter than the receptive field, else None."""
+        rf = self.receptive_field
+        if rf is None or seq_len >= rf:
+            return None
+        return (f"{self.name_in_registry} backbone: training seq_len {seq_len} is shorter than "
+                f"the receptive field {rf}; the farthest inputs only ever see zero padding in "
+                f"training, so generation with longer context may behave unlike training. Use "
+                f"seq_len >= {rf}, or a smaller receptive field.")
+
     def initial_cache(self, batch_size: int) -> Cache:
         raise NotImplementedError
 

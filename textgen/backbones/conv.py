@@ -82,16 +82,6 @@ class ConvBackbone(Backbone):
         return (f"receptive field {self.receptive_field} ({len(self.convs)} {p.activation} blocks, "
                 f"kernel {p.kernel_size}, dilations {p.dilations} x{p.repeats})")
 
-    def warn_if_short(self, seq_len: int) -> str | None:
-        """A warning when training windows are shorter than the receptive field, else None."""
-        rf = self.receptive_field
-        if seq_len >= rf:
-            return None
-        return (f"conv backbone: training seq_len {seq_len} is shorter than the receptive field "
-                f"{rf}; the widest dilations only ever see zero padding during training, so "
-                f"generation with longer context may behave unlike training. Use seq_len >= {rf} "
-                f"or fewer/smaller dilations.")
-
     def build(self, input_shape: Any) -> None:
         shape = tuple(input_shape)
         self.proj.build(shape)
