@@ -1,0 +1,94 @@
+"""The ``textgen`` command line: run, resume, generate, report, validate, compare, plugins.
+
+A user's mistake (a bad spec, a missing corpus, an unknown sampler) prints one paragraph and
+exits with code 2; ``--debug`` shows the Python traceback instead. Commands live by topic in
+``runs.py`` (train), ``sampling.py`` (generate) and ``results.py`` (read results and plugins).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class TextgenGroup(click.Group):
+    """Turns user errors into a short message and exit code 2; plugins add commands."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            where = ctx.meta.get("textgen.run_dir", "RUN_DIR")
+            err_console.print(f"[yellow]Interrupted.[/] Completed epochs are saved; continue "
+                              f"with `textgen resume {where}`.", highlight=False)
+            sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 - classified below
+            if ctx.meta.get("textgen.debug") or not _is_user_error(exc):
+                raise
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            err_console.print("[dim](run with --debug for the traceback)[/]")
+            sys.exit(2)
+
+
+def _is_user_error(exc: Exception) -> bool:
+    from textgen.plugins import UnknownNameError
+
+    return isinstance(exc, ValueError | UnknownNameError | FileNotFoundError | RuntimeError)
+
+
+def _debug_option(f):
+    def remember(ctx: click.Context, _param, value: bool) -> bool:
+        ctx.meta["textgen.debug"] = ctx.meta.get("textgen.debug") or value
+        return value
+    return click.option("--debug", is_flag=True, expose_value=False, is_eager=True,
+                        callback=remember, help="Show Python tracebacks.")(f)
+
+
+@click.group(cls=TextgenGroup)
+@_debug_option
+def cli() -> None:
+    """Character-level text generation with pluggable backbones and samplers."""
+
+
+def _load_plugin_commands() -> None:
+    from textgen.plugins import registry
+
+    reg = registry()
+    if reg.manager is not None:
+        reg.manager.hook.register_commands(cli=cli)
+
+
+def main() -> None:
+    """Console entry point: quiet TensorFlow's start-up, add plugin commands, run."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "--debug" not in sys.argv:
+        _quiet_native_stderr_while_importing_tensorflow()
+    _load_plugin_commands()
+    cli()
+
+
+def _quiet_native_stderr_while_importing_tensorflow() -> None:
+    """TensorFlow's C++ layer logs to fd 2 at import, before any setting applies."""
+    import os
+
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(devnull)
+        os.close(saved)
+
+
+from textgen.cli import results, runs, sampling  # noqa: E402, F401  (registers the commands)

@@ -1,0 +1,65 @@
+"""Commands that read: ``report``, ``validate`` and ``plugins``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from textgen.cli import _debug_option, cli, console
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@_debug_option
+def report(run_dir: Path) -> None:
+    """Re-render RUN_DIR's tables and report from its saved results (no recomputing)."""
+    from textgen import rundir
+    from textgen import spec as specs
+    from textgen.experiment import RunError, load_samples
+    from textgen.report.markdown import write_report
+    from textgen.report.tables import print_run
+
+    if not rundir.is_run(run_dir):
+        raise RunError(f"{run_dir} is not a textgen run directory (it has no {rundir.SPEC}).")
+    if not (run_dir / rundir.METRICS).is_file():
+        raise RunError(f"{run_dir} has no {rundir.METRICS}: the run has not finished.")
+    spec = specs.load(run_dir / rundir.SPEC)
+    metrics = rundir.read_json(run_dir / rundir.METRICS)
+    samples = load_samples(run_dir)
+    print_run(console, metrics, samples, spec)
+    write_report(run_dir, metrics, samples, spec)
+
+
+@cli.command()
+@click.argument("spec_path", type=click.Path(dir_okay=False, path_type=Path))
+@_debug_option
+def validate(spec_path: Path) -> None:
+    """Check SPEC_PATH without running it."""
+    from textgen import spec as specs
+
+    spec = specs.load(spec_path)
+    chains = ", ".join(c.label() for c in spec.generation.chains())
+    console.print(f"[green]ok[/] {spec_path}: {spec.name}, backbone {spec.backbone.type}, "
+                  f"samplers {chains}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_debug_option
+def plugins(as_json: bool) -> None:
+    """List registered backbones, samplers and metrics, and plugins that failed to load."""
+    from textgen.plugins import KINDS, registry
+    from textgen.report.plugins import plugins_table
+
+    reg = registry()
+    if as_json:
+        data = {kind: [{"name": e.name, "plugin": e.plugin, "dist": e.dist,
+                        "version": e.version} for e in getattr(reg, kind).values()]
+                for kind in KINDS}
+        data["failures"] = [f.__dict__ for f in reg.failures]
+        click.echo(json.dumps(data, indent=2))
+        return
+    for table in plugins_table(reg):
+        console.print(table)

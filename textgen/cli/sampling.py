@@ -1,0 +1,132 @@
+"""The ``generate`` command: sample from a saved model, printed or streamed to JSONL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from textgen.cli import _debug_option, cli, console
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--sampler", "stages", multiple=True,
+              help="A stage, as in a spec: greedy, 'temperature: 0.5', 'top_k: 20'. Repeat "
+                   "to chain stages. Default: temperature (1 unless --temperature).")
+@click.option("--temperature", type=float, help="Temperature for the temperature stage.")
+@click.option("--prompt", help="Text to continue (default: the run's first prompt).")
+@click.option("--length", type=int, default=400, show_default=True)
+@click.option("--num-samples", type=int, default=1, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Sample i uses seed + i; the same arguments give the same text.")
+@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per sample.")
+@click.option("--show", type=click.Choice(["text", "surprise"]), default="text",
+              show_default=True, help="surprise: colour each character by its probability.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Stream the samples to this JSONL file (as --json), a batch at a time, "
+                   "with a progress bar: for thousands of samples.")
+@_debug_option
+def generate(run_dir: Path, stages: tuple[str, ...], temperature: float | None,
+             prompt: str | None, length: int, num_samples: int, seed: int, batch_size: int,
+             as_json: bool, show: str, output: Path | None) -> None:
+    """Sample from the model saved in RUN_DIR, without retraining."""
+    from textgen.experiment import load_samples, load_trained, prepare_prompt
+    from textgen.generation.engine import Decoder
+    from textgen.generation.sampling import generate as run_generate
+    from textgen.report.surprise import surprise_text
+    from textgen.spec.schema import build_chain
+
+    if length < 1:
+        raise ValueError(f"--length must be at least 1, got {length}")
+    if num_samples < 1:
+        raise ValueError(f"--num-samples must be at least 1, got {num_samples}")
+    if batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, got {batch_size}")
+    chain = build_chain(_stages(stages, temperature))
+    spec, model, vocab = load_trained(run_dir)
+    if prompt is None:
+        previous = load_samples(run_dir)
+        prompt = previous[0].prompt if previous else spec.generation.prompt
+        if not prompt:
+            raise ValueError("give a --prompt: this run has no saved prompt to reuse")
+    if prompt == "":
+        raise ValueError("the prompt is empty: give at least one character")
+    prompt = prepare_prompt(spec, prompt)
+    missing = vocab.missing(prompt)
+    if missing and spec.generation.unknown_chars == "error":
+        raise ValueError(f"the prompt has characters the model never saw: "
+                         f"{', '.join(map(repr, missing))}. Remove them, or set "
+                         "generation.unknown_chars: skip in the run's spec.")
+    decoder = Decoder(model, [chain])  # compiled once, shared by every batch
+
+    def decode(rows):
+        return run_generate(model, vocab, [chain], rows, length, batch_size,
+                            spec.generation.unknown_chars, decoder=decoder)
+
+    def record(s) -> str:
+        return json.dumps({"prompt": s.prompt, "text": s.text, "sampler": s.sampler,
+                           "sampler_config": chain.get_config(), "seed": s.seed,
+                           "length": length})
+
+    def emit(batch):
+        for s in batch:
+            if as_json:
+                click.echo(record(s))
+            elif show == "surprise":
+                console.print(surprise_text(s))
+            else:
+                console.print(f"[dim]{s.prompt}[/]{s.text}", highlight=False)
+                console.print()
+
+    if output is None:
+        _in_batches(decode, prompt, num_samples, seed, batch_size, emit)
+        return
+    from textgen.training.progress import make_progress
+
+    with open(output, "w", encoding="utf-8") as f, make_progress(console) as progress:
+        task = progress.add_task("generate", total=num_samples, info=f"-> {output}")
+
+        def write(batch):
+            f.writelines(record(s) + "\n" for s in batch)
+            f.flush()
+            progress.advance(task, len(batch))
+
+        _in_batches(decode, prompt, num_samples, seed, batch_size, write)
+    console.print(f"{num_samples} samples -> {output}", highlight=False)
+
+
+def _in_batches(decode, prompt: str, num_samples: int, seed: int, batch_size: int,
+                on_batch) -> None:
+    """Sample i gets seed + i; decode ``batch_size`` at a time, holding one batch in memory."""
+    from textgen.generation.sampling import plan_rows
+
+    for start in range(0, num_samples, batch_size):
+        count = min(batch_size, num_samples - start)
+        on_batch(decode(plan_rows([prompt], 1, count, seed + start, coupled=True)))
+
+
+def _stages(stages: tuple[str, ...], temperature: float | None) -> list:
+    """Parse --sampler values (YAML stage syntax) and fold --temperature into the chain."""
+    import yaml
+
+    parsed = []
+    for stage in stages:
+        try:
+            parsed.append(yaml.safe_load(stage))
+        except yaml.YAMLError as err:
+            why = getattr(err, "problem", None) or err
+            raise ValueError(f"--sampler {stage!r} is not a stage in spec syntax (a name like "
+                             f"greedy, or 'top_k: 20'): {why}") from None
+    if not parsed:  # the documented default: plain sampling, temperature 1 unless given
+        parsed, temperature = ["temperature"], 1.0 if temperature is None else temperature
+    if temperature is not None:
+        if "temperature" in parsed:
+            parsed[parsed.index("temperature")] = {"temperature": temperature}
+        else:
+            parsed.append({"temperature": temperature})
+    elif "temperature" in parsed:
+        raise ValueError("the temperature sampler needs --temperature T (T > 0)")
+    return parsed
