@@ -37,8 +37,11 @@ class Decoder:
     """
 
     def __init__(self, model: keras.Model, settings: Sequence[SamplerChain],
-                 jit_compile: bool = True) -> None:
+                 jit_compile: bool = True, statistics: bool = True) -> None:
+        """``statistics=False`` skips the per-character entropies and log-probabilities (they
+        come back as NaN): bulk generation that only needs the text runs faster."""
         self.model = model
+        self.statistics = statistics
         self.settings = list(settings)
         self.vocab_size = int(model.output_shape[-1])
         for chain in self.settings:
@@ -55,6 +58,10 @@ class Decoder:
         out = self._fn(prompt, tf.convert_to_tensor(np.asarray(setting, np.int32)),
                        tf.convert_to_tensor(np.asarray(seeds, np.int64) & 0xFFFFFFFF),
                        int(length))
+        if not self.statistics:
+            tokens = out[0].numpy()
+            nan = np.full(tokens.shape, np.nan, np.float32)
+            return Decoded(tokens, nan, nan.copy(), nan.copy())
         return Decoded(*(t.numpy() for t in out))
 
     def _decode(self, prompt: tf.Tensor, setting: tf.Tensor, seeds: tf.Tensor, length: int):
@@ -68,8 +75,8 @@ class Decoder:
 
         _, cache = tf.while_loop(lambda i, _: i < tf.shape(prompt)[1] - 1, prefill, (0, cache))
         states = tuple(chain.initial_state(batch) for chain in self.settings)
-        arrays = tuple(tf.TensorArray(dtype, size=length)
-                       for dtype in (tf.int32, tf.float32, tf.float32, tf.float32))
+        dtypes = (tf.int32, tf.float32, tf.float32, tf.float32) if self.statistics else (tf.int32,)
+        arrays = tuple(tf.TensorArray(dtype, size=length) for dtype in dtypes)
 
         def body(t, token, cache, states, arrays):
             logits, cache = step_logits(self.model, token, cache)
@@ -85,9 +92,11 @@ class Decoder:
                               output_type=tf.int32)
             states = tuple(chain.update(state, token, outs) for chain, state, outs
                            in zip(self.settings, warped_states, outputs, strict=True))
-            logp = tf.nn.log_softmax(logits)
-            values = (token, entropy_bits(logits), entropy_bits(final),
-                      tf.gather(logp, token, batch_dims=1))
+            values: tuple = (token,)
+            if self.statistics:
+                logp = tf.nn.log_softmax(logits)
+                values += (entropy_bits(logits), entropy_bits(final),
+                           tf.gather(logp, token, batch_dims=1))
             arrays = tuple(a.write(t, v) for a, v in zip(arrays, values, strict=True))
             return t + 1, token, cache, states, arrays
 
