@@ -6,6 +6,8 @@ import csv
 import io
 import json
 import math
+import signal
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -32,6 +34,41 @@ class HeldOutBpc(keras.callbacks.Callback):
             logs["val_bpc"] = held_out_bpc(self.scored_model, self.ids, self.context,
                                            self.stride, self.batch_size)
             logs["eval_seconds"] = time.perf_counter() - start
+
+
+class InterruptBetweenBatches(keras.callbacks.Callback):
+    """Ctrl-C during training raises KeyboardInterrupt at the next batch end, in Python.
+
+    A SIGINT that lands inside a native call (a tf.data fetch) can otherwise surface as the end
+    of the data, and the run would go on as if the epochs were done.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.interrupted = False
+        self.previous = None
+
+    def _note(self, signum, frame) -> None:
+        self.interrupted = True
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._note)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self.interrupted:
+            self._restore()
+            raise KeyboardInterrupt
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self._restore()
+        if self.interrupted:
+            raise KeyboardInterrupt
+
+    def _restore(self) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            self.previous = None
 
 
 class TimeBudget(keras.callbacks.Callback):

@@ -18,6 +18,7 @@ from textgen.training import distribute
 from textgen.training.callbacks import (
     EpochCheckpoint,
     HeldOutBpc,
+    InterruptBetweenBatches,
     StopOnDivergence,
     TimeBudget,
     read_history,
@@ -92,6 +93,7 @@ def train(spec: Spec, model: keras.Model, train_ids: np.ndarray, scoring_ids: np
     chars_per_batch = t.batch_size * chars_per_window(spec)
     divergence = StopOnDivergence(limit_nats=4 * math.log(model.output_shape[-1]))
     callbacks: list[keras.callbacks.Callback] = [
+        InterruptBetweenBatches(),
         divergence,
         HeldOutBpc(model, scoring_ids, spec.evaluation.context, spec.evaluation.stride,
                    spec.evaluation.batch_size),
