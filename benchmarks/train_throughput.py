@@ -47,7 +47,7 @@ def measure(units: int, embedding: int | None, shapes, jits, seconds: float) -> 
             model.compile(optimizer=keras.optimizers.Adam(1e-3, clipnorm=1.0), jit_compile=jit,
                           loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
             ds = training_dataset(ids, seq_len, batch, epochs=1000)
-            per_step = fit_step(model, ds, seconds, callback=True)
+            per_step = fit_step(model, ds, seconds)
             rows.append({"batch": batch, "seq_len": seq_len, "jit_compile": jit,
                          "seconds_per_step": per_step, "updates_per_second": 1 / per_step,
                          "chars_per_second": batch * seq_len / per_step})
