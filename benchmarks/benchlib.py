@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,8 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from textgen.compare import timed  # noqa: F401  (the benchmarks' timer, shared with compare)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -76,20 +77,30 @@ def wait_for_quiet(max_load: float = 1.0, poll_seconds: float = 60.0,
     return load
 
 
-def timed(call: Callable[[], Any], repeats: int) -> dict:
-    """One warm-up call (trace + compile + run), then the median of ``repeats`` timed calls;
-    ``compile_seconds`` is the first call's excess over the median."""
-    start = time.perf_counter()
-    call()
-    first = time.perf_counter() - start
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    median = statistics.median(times)
-    return {"first_call_seconds": first, "seconds": median,
-            "compile_seconds": max(first - median, 0.0), "times": times}
+def bpc_axes(xlabel: str, title: str | None = None, size: tuple = (8, 4.5)):
+    """A headless matplotlib figure for held-out bpc against ``xlabel``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=size)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("held-out bits per character")
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    return fig, ax
+
+
+def save_figure(fig, ax, path: Path, legend_size: int = 8) -> None:
+    """Legend, tight layout, PNG at 120 dpi, and the figure closed."""
+    import matplotlib.pyplot as plt
+
+    ax.legend(fontsize=legend_size)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def run_child(cmd: Sequence[str], log: Path | None = None) -> dict:

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-from benchlib import RESULTS, ROOT, console, save, table, wait_for_quiet
+from benchlib import RESULTS, ROOT, bpc_axes, console, save, save_figure, table, wait_for_quiet
 
 DEFAULT = ["units=256 batch=32 seq_len=64 lr=3e-3", "units=256 batch=32 seq_len=64 lr=1e-2",
            "units=256 batch=32 seq_len=32 lr=1e-2", "units=128 batch=32 seq_len=64 lr=1e-2",
@@ -89,24 +89,13 @@ def at(curve: list[dict], seconds: float) -> float | None:
 
 
 def plot(results: list[dict], path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = bpc_axes("training seconds (scoring excluded)", size=(8, 5))
     for r in results:
         label = " ".join(f"{k}={v}" for k, v in r["config"].items())
         ax.plot([p["train_seconds"] for p in r["curve"]], [p["val_bpc"] for p in r["curve"]],
                 marker=".", label=label)
     ax.set_ylim(top=3.2)
-    ax.set_xlabel("training seconds (scoring excluded)")
-    ax.set_ylabel("held-out bits per character")
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, ax, path, legend_size=7)
 
 
 def main() -> None:

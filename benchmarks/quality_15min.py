@@ -13,32 +13,31 @@ import argparse
 import json
 from pathlib import Path
 
-from benchlib import RESULTS, ROOT, console, run_child, save, table, textgen_cmd, wait_for_quiet
+from benchlib import (
+    RESULTS,
+    ROOT,
+    bpc_axes,
+    console,
+    run_child,
+    save,
+    save_figure,
+    table,
+    textgen_cmd,
+    wait_for_quiet,
+)
 
 TARGET, BUDGET = 1.85, 900.0
 
 
 def plot(history: list[dict], path: Path, label: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = bpc_axes("seconds", "Quality at a 15-minute budget, 2 CPU cores")
     ax.plot([r["elapsed_seconds"] for r in history], [r["val_bpc"] for r in history],
             marker="o", ms=3, label=f"{label} (wall clock)")
     ax.plot([r["train_seconds"] for r in history], [r["val_bpc"] for r in history],
             ls="--", alpha=0.6, label=f"{label} (train seconds)")
     ax.axhline(TARGET, color="grey", ls=":", lw=0.8, label=f"target {TARGET}")
     ax.axvline(BUDGET, color="red", ls=":", lw=0.8, label="15 minutes")
-    ax.set_xlabel("seconds")
-    ax.set_ylabel("held-out bits per character")
-    ax.set_title("Quality at a 15-minute budget, 2 CPU cores")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, ax, path)
 
 
 def main() -> None:

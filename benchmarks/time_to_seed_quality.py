@@ -22,10 +22,12 @@ from pathlib import Path
 from benchlib import (
     RESULTS,
     ROOT,
+    bpc_axes,
     console,
     python_cmd,
     run_child,
     save,
+    save_figure,
     table,
     textgen_cmd,
     wait_for_quiet,
@@ -91,12 +93,7 @@ def first_at(history: list[dict], target: float) -> dict | None:
 
 
 def plot(runs: dict[str, list[dict]], target: float, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = bpc_axes("seconds (log scale)", "Held-out bpc against training time, 2 CPU cores")
     for name, history in runs.items():
         line, = ax.plot([r["train_seconds"] for r in history], [r["val_bpc"] for r in history],
                         marker="o", ms=3, label=f"{name} (train seconds)")
@@ -104,14 +101,7 @@ def plot(runs: dict[str, list[dict]], target: float, path: Path) -> None:
                 ls="--", color=line.get_color(), alpha=0.5, label=f"{name} (wall clock)")
     ax.axhline(target, color="grey", lw=0.8, ls=":", label=f"seed's best {target:.3f}")
     ax.set_xscale("log")
-    ax.set_xlabel("seconds (log scale)")
-    ax.set_ylabel("held-out bits per character")
-    ax.set_title("Held-out bpc against training time, 2 CPU cores")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, ax, path)
 
 
 def main() -> None:
