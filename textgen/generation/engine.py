@@ -39,7 +39,8 @@ def release_freed_memory() -> None:
     """Hand heap pages freed by earlier stages (training) back to the OS, where glibc allows it.
 
     glibc keeps freed memory in its arenas; XLA's compile then adds its own peak on top. Trimming
-    first lowers a run's peak resident memory by ~50 MB here. A no-op on other C libraries.
+    first lowered nietzsche_lstm's peak resident memory from 911 to 868 MB here. A no-op on
+    other C libraries.
     """
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
