@@ -209,11 +209,16 @@ def reuse_trained(source: Path, vocab: CharVocab) -> TrainResult:
                        chars=int(last.get("chars", 0)))
 
 
+def require_run(run_dir: Path) -> None:
+    """Raise a ``RunError`` unless ``run_dir`` is a textgen run directory (it has a spec)."""
+    if not rundir.is_run(run_dir):
+        raise RunError(f"{run_dir} is not a textgen run directory (it has no {rundir.SPEC}).")
+
+
 def load_trained(run_dir: Path) -> tuple[Spec, keras.Model, CharVocab]:
     """The spec, model and vocabulary of a finished run, checked against each other."""
     run_dir = Path(run_dir)
-    if not rundir.is_run(run_dir):
-        raise RunError(f"{run_dir} is not a textgen run directory (it has no {rundir.SPEC}).")
+    require_run(run_dir)
     for name in (rundir.MODEL, rundir.VOCAB):
         if not (run_dir / name).is_file():
             raise RunError(f"{run_dir} has no {name}: its training did not finish. Resume it "

@@ -17,12 +17,11 @@ def report(run_dir: Path) -> None:
     """Re-render RUN_DIR's tables and report from its saved results (no recomputing)."""
     from textgen import rundir
     from textgen import spec as specs
-    from textgen.experiment import RunError, load_samples
+    from textgen.experiment import RunError, load_samples, require_run
     from textgen.report.markdown import write_report
     from textgen.report.tables import print_run
 
-    if not rundir.is_run(run_dir):
-        raise RunError(f"{run_dir} is not a textgen run directory (it has no {rundir.SPEC}).")
+    require_run(run_dir)
     if not (run_dir / rundir.METRICS).is_file():
         raise RunError(f"{run_dir} has no {rundir.METRICS}: the run has not finished.")
     spec = specs.load(run_dir / rundir.SPEC)

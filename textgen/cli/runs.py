@@ -102,11 +102,10 @@ def resume(run_dir: Path) -> None:
     """Continue RUN_DIR from its last completed epoch, with its saved spec."""
     from textgen import rundir
     from textgen import spec as specs
-    from textgen.experiment import RunError
+    from textgen.experiment import require_run
     from textgen.experiment import run as run_experiment
 
-    if not rundir.is_run(run_dir):
-        raise RunError(f"{run_dir} is not a textgen run directory (it has no {rundir.SPEC}).")
+    require_run(run_dir)
     click.get_current_context().meta["textgen.run_dir"] = run_dir
     run_experiment(specs.load(run_dir / rundir.SPEC), run_dir, console, resume=True)
 
