@@ -201,12 +201,7 @@ def reuse_trained(source: Path, vocab: CharVocab) -> TrainResult:
     if saved_vocab != vocab:
         raise RunError(f"{source} was trained on another vocabulary ({len(saved_vocab)} "
                        f"symbols, this corpus has {len(vocab)}); its model cannot be reused.")
-    history = read_history(Path(source) / rundir.HISTORY)
-    last = history[-1] if history else {}
-    return TrainResult(model=model, history=history, epochs=len(history),
-                       seconds=last.get("train_seconds", 0.0),
-                       wall_seconds=last.get("elapsed_seconds", 0.0),
-                       chars=int(last.get("chars", 0)))
+    return TrainResult.from_history(model, read_history(Path(source) / rundir.HISTORY))
 
 
 def require_run(run_dir: Path) -> None:

@@ -42,6 +42,16 @@ class TrainResult:
     chars: int = 0
     diverged: str | None = None
 
+    @classmethod
+    def from_history(cls, model: keras.Model, history: list[dict], elapsed: float = 0.0,
+                     chars: int = 0, diverged: str | None = None) -> TrainResult:
+        """Totals from the last history row; ``elapsed`` and ``chars`` stand in without one."""
+        last = history[-1] if history else {}
+        return cls(model=model, history=history, epochs=len(history),
+                   seconds=last.get("train_seconds", 0.0),
+                   wall_seconds=last.get("elapsed_seconds", elapsed),
+                   chars=int(last.get("chars", chars)), diverged=diverged)
+
     @property
     def chars_per_second(self) -> float:
         return self.chars / self.seconds if self.seconds else 0.0
@@ -109,11 +119,7 @@ def train(spec: Spec, model: keras.Model, train_ids: np.ndarray, scoring_ids: np
         else:
             fitted.fit(dataset, epochs=t.epochs, initial_epoch=done, steps_per_epoch=steps,
                        callbacks=callbacks, verbose=0, shuffle=False)  # the dataset shuffles
-    last = history[-1] if history else {}
-    result = TrainResult(model=model, history=history, epochs=len(history),
-                         seconds=last.get("train_seconds", 0.0),
-                         wall_seconds=last.get("elapsed_seconds", elapsed),
-                         chars=int(last.get("chars", chars_before)), diverged=divergence.problem)
+    result = TrainResult.from_history(model, history, elapsed, chars_before, divergence.problem)
     if divergence.problem and history:
         # Roll back to the last good epoch: its checkpoint is complete by construction.
         good = keras.models.load_model(out / rundir.CHECKPOINT)
