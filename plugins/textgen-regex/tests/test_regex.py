@@ -1,0 +1,157 @@
+"""The regex stage: its DFA against ``re.fullmatch`` on every prefix, full matches from a
+compiled loop, and the refusals (invalid pattern, no match over the vocabulary)."""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from textgen.generation.noise import gumbel
+from textgen.plugins import load_registry
+from textgen.spec.schema import build_stage
+from textgen_regex import PatternError, RegexSampler, token_dfa
+
+VOCAB = ["a", "b", "c", ".", "x"]
+PATTERNS = [r"ab*c", r"(ab|ba)+\.", r"[a-c]{2,3}", r"a|bc|cab", r"(a|b)*c", r"[^x.]+x?",
+            r"a.c", r"(a\.)?b+"]
+HORIZON = 3  # completions tried by the brute-force reference
+
+
+def strings(max_len: int):
+    for n in range(max_len + 1):
+        for chars in itertools.product(VOCAB, repeat=n):
+            yield "".join(chars)
+
+
+def live(pattern: str, prefix: str) -> bool:
+    """Some completion of at most HORIZON vocabulary characters makes a full match."""
+    return any(re.fullmatch(pattern, prefix + w) for w in strings(HORIZON))
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_dfa_matches_fullmatch_on_every_prefix(pattern):
+    dfa = token_dfa(pattern, VOCAB)
+    for prefix in strings(3):
+        state = dfa.run([VOCAB.index(c) for c in prefix])
+        assert (state != dfa.dead) == live(pattern, prefix), prefix
+        if state != dfa.dead:
+            assert dfa.accepting[state] == bool(re.fullmatch(pattern, prefix)), prefix
+            for i, c in enumerate(VOCAB):  # the mask: allowed iff the prefix stays live
+                assert (dfa.table[state, i] != dfa.dead) == live(pattern, prefix + c)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(PATTERNS), st.text(alphabet="".join(VOCAB), max_size=6))
+def test_dfa_state_agrees_with_reference(pattern, prefix):
+    dfa = token_dfa(pattern, VOCAB)
+    state = dfa.run([VOCAB.index(c) for c in prefix])
+    assert (state != dfa.dead) == live(pattern, prefix)
+    assert dfa.closed[state] == (state != dfa.dead and not any(
+        live(pattern, prefix + c) for c in VOCAB))
+
+
+def decode_constrained(stage: RegexSampler, logits: np.ndarray, seeds: np.ndarray,
+                       length: int) -> tuple[np.ndarray, np.ndarray]:
+    """A compiled loop like the engine's: warp, Gumbel-max draw, update, per-row done flag.
+
+    ``logits[t]`` are the model's logits at step t; returns the drawn ids and each row's
+    length (the step after which ``finished`` held, or ``length``)."""
+    batch, vocab = len(seeds), logits.shape[-1]
+    table = tf.constant(logits, tf.float32)
+
+    @tf.function(jit_compile=True)
+    def run(seeds):
+        state = stage.initial_state(batch, vocab)
+        done = stage.finished(state)
+        ends = tf.where(done, 0, length)
+        tokens = tf.TensorArray(tf.int32, size=length)
+        for t in tf.range(length):
+            warped, state = stage.warp(tf.gather(table, t), state)
+            token = tf.argmax(warped + gumbel(seeds, t, vocab), axis=-1, output_type=tf.int32)
+            state = stage.update(state, token, warped)
+            now = stage.finished(state) & ~done
+            ends = tf.where(now, t + 1, ends)
+            done |= now
+            tokens = tokens.write(t, token)
+        return tf.transpose(tokens.stack()), ends
+
+    ids, ends = run(tf.constant(seeds, tf.int64))
+    return ids.numpy(), ends.numpy()
+
+
+@pytest.mark.parametrize("pattern,stop", [(r"ab*c", "end"), (r"(ab|ba)+\.", "end"),
+                                          (r"[a-c]{2,3}", "end"), (r"a|bc|cab", "end"),
+                                          (r"(a|b)*c", "accept"), (r"[^x.]+x", "end")])
+def test_every_sample_is_a_full_match(pattern, stop):
+    stage = RegexSampler(pattern=pattern, stop=stop)
+    stage.bind(VOCAB)
+    rng = np.random.default_rng(0)
+    length, rows = 40, 64
+    logits = rng.normal(0, 2, (length, rows, len(VOCAB))).astype(np.float32)
+    ids, ends = decode_constrained(stage, logits, np.arange(rows), length)
+    assert (ends < length).mean() > 0.9  # almost every row finished well within the length
+    dfa = token_dfa(pattern, VOCAB)
+    for row, end in zip(ids, ends, strict=True):
+        text = "".join(VOCAB[i] for i in row[:end])
+        if end < length:
+            assert re.fullmatch(pattern, text), text
+        else:  # ran out of characters: still a prefix of some match
+            assert dfa.run(row[:end]) != dfa.dead, text
+
+
+def test_stop_accept_ends_at_the_first_full_match():
+    stage = RegexSampler(pattern=r"a+", stop="accept")
+    stage.bind(VOCAB)
+    logits = np.zeros((5, 4, len(VOCAB)), np.float32)
+    ids, ends = decode_constrained(stage, logits, np.arange(4), 5)
+    assert ends.tolist() == [1, 1, 1, 1] and (ids[:, 0] == 0).all()
+    stage = RegexSampler(pattern=r"a+")  # stop: end never closes, the row runs to length
+    stage.bind(VOCAB)
+    ids, ends = decode_constrained(stage, logits, np.arange(4), 5)
+    assert ends.tolist() == [5] * 4 and (ids == 0).all()
+
+
+def test_mask_is_one_gather_on_the_stage_alone():
+    stage = RegexSampler(pattern=r"ab*c")
+    stage.bind(VOCAB)
+    out = np.asarray(stage(np.zeros((2, len(VOCAB)), np.float32)))
+    assert np.isfinite(out).tolist() == [[True, False, False, False, False]] * 2
+
+
+def test_characters_the_model_never_saw_are_named():
+    with pytest.raises(PatternError, match=r"never saw.*'Q'"):
+        token_dfa(r"Q[a-c]+", VOCAB)
+    with pytest.raises(PatternError, match=r"never saw.*'z'"):
+        token_dfa(r"(z|y)+", VOCAB)
+    token_dfa(r"(z|a)+", VOCAB)  # one alternative is enough
+
+
+def test_a_pattern_that_matches_nothing_is_refused():
+    with pytest.raises(PatternError, match="matches no string at all"):
+        token_dfa(r"a(?=b)c", VOCAB)
+
+
+@pytest.mark.parametrize("pattern,why", [("(ab", "invalid regular expression"),
+                                         ("[c-a]", "invalid regular expression"),
+                                         (r"(a)\1", "cannot be compiled to a DFA")])
+def test_invalid_patterns_name_the_field(pattern, why):
+    with pytest.raises(ValueError, match=rf"regex.*pattern.*{why}"):
+        build_stage({"regex": pattern})
+
+
+def test_unbound_stage_says_what_to_do():
+    with pytest.raises(RuntimeError, match="bind"):
+        RegexSampler(pattern="a").initial_state(2, len(VOCAB))
+
+
+def test_registered_and_built_from_a_spec_item():
+    reg = load_registry()
+    assert reg.sampler("regex") is RegexSampler
+    stage = build_stage({"regex": {"pattern": "a+", "stop": "accept"}})
+    assert stage.get_config() == {"pattern": "a+", "stop": "accept"}

@@ -1,0 +1,89 @@
+"""The ``regex`` stage: every drawn character keeps the text a prefix of a full match.
+
+Per row the state is the pattern's DFA state (one int32). Each step the stage gathers the row's
+line of the ``[states, vocab]`` transition table and masks every character whose next state is
+dead; after the draw it moves to the drawn character's state. The stage needs the model's
+characters, so the generation code calls ``bind(vocab)`` before decoding (a pattern that cannot
+match is refused there); ``finished(state)`` tells the engine a row is a complete match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
+
+import tensorflow as tf
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from textgen.samplers.base import NEG_INF, Sampler, State
+from textgen_regex.dfa import TokenDFA, compile_fsm, token_dfa
+
+
+class RegexParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    pattern: str = Field(description="a Python regular expression the whole sample must match "
+                                     "(no anchors or back-references: it becomes a DFA)")
+    stop: Literal["end", "accept"] = Field(
+        "end", description="end a row when the pattern cannot go on (end) or at its first full "
+                           "match (accept)")
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        compile_fsm(value)  # PatternError is a ValueError: pydantic reports it on `pattern`
+        return value
+
+
+class RegexSampler(Sampler):
+    """Constrain the sample to the language of ``pattern`` (full match, as ``re.fullmatch``)."""
+
+    primary: ClassVar[str | None] = "pattern"
+    Params = RegexParams
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.dfa: TokenDFA | None = None
+        self._tensors: tuple[tf.Tensor, tf.Tensor] | None = None
+
+    def bind(self, vocab: Sequence[str]) -> None:
+        """Compile the pattern over the model's characters (``vocab[i]`` is id ``i``).
+
+        Raises ``PatternError`` when no string of those characters matches the pattern.
+        """
+        chars = list(getattr(vocab, "chars", vocab))
+        self.dfa = token_dfa(self.params.pattern, chars)
+        self._tensors = None
+
+    def _tables(self, vocab_size: int) -> tuple[tf.Tensor, tf.Tensor]:
+        if self.dfa is None:
+            raise RuntimeError("the regex stage needs the model's characters: call "
+                               "stage.bind(vocab) before decoding (textgen's generate does)")
+        if self.dfa.table.shape[1] != vocab_size:
+            raise ValueError(f"the regex stage was bound to {self.dfa.table.shape[1]} "
+                             f"characters but the model has {vocab_size}")
+        if self._tensors is None:
+            ends = self.dfa.accepting if self.params.stop == "accept" else self.dfa.closed
+            self._tensors = (tf.constant(self.dfa.table), tf.constant(ends))
+        return self._tensors
+
+    def initial_state(self, batch_size: Any, vocab_size: int) -> State:
+        """``(dfa_state,)``: one int32 per row, at the start state 0."""
+        self._tables(vocab_size)
+        return (tf.zeros([batch_size], tf.int32),)
+
+    def warp(self, logits: Any, state: State, *, noise: Any = None) -> tuple[Any, State]:
+        table, _ = self._tables(int(logits.shape[-1]))
+        (current,) = state
+        allowed = tf.gather(table, current) != self.dfa.dead  # type: ignore[union-attr]
+        return tf.where(allowed, logits, tf.constant(NEG_INF, logits.dtype)), state
+
+    def update(self, state: State, token: Any, warped: Any) -> State:
+        table, _ = self._tables(int(warped.shape[-1]))
+        (current,) = state
+        rows = tf.gather(table, current)
+        return (tf.gather(rows, tf.cast(token, tf.int32), batch_dims=1),)
+
+    def finished(self, state: State) -> Any:
+        """``[batch]`` bool: rows whose text is a full match that should end here."""
+        _, ends = self._tables(self.dfa.table.shape[1])  # type: ignore[union-attr]
+        return tf.gather(ends, state[0])
