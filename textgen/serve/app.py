@@ -1,0 +1,321 @@
+"""The HTTP API (OpenAI's completions shape, plus inspection) and the web page, on Starlette.
+
+Every refusal is a JSON body in OpenAI's error shape with a message saying what to change;
+nothing a client sends can stop the server. Decoding runs in the batcher's worker thread, so
+a long decode never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ValidationError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from textgen.errors import TextgenError
+from textgen.serve.batching import MAX_ROWS, Batcher, QueueFull
+from textgen.serve.completions import ApiError, build, choice, round_floats, setting_for
+from textgen.serve.schemas import (
+    Completion,
+    CompletionRequest,
+    InspectRequest,
+    Usage,
+    describe,
+)
+
+STATIC = Path(__file__).parent / "static"
+OPEN_PATHS = ("/health", "/", "/static/")  # the page's files hold no model data
+log = logging.getLogger("textgen.serve")
+
+
+@dataclass
+class ServeConfig:
+    """What a deployment may change; every limit is a cap on what one request can cost."""
+
+    api_key: str | None = None
+    max_tokens_cap: int = 1024
+    queue_size: int = 128
+    max_body_bytes: int = 64 * 1024
+    max_prompt_chars: int = 4096
+    max_choices: int = 64       # prompts x n in one request
+    window_ms: float = 5.0      # how long the collector waits for neighbours
+
+
+class Auth:
+    """With an API key, every path but /health and the page's files wants the bearer token."""
+
+    def __init__(self, app: ASGIApp, key: str | None) -> None:
+        self.app, self.key = app, key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if (scope["type"] != "http" or self.key is None or path == "/"
+                or path.startswith(OPEN_PATHS)):
+            return await self.app(scope, receive, send)
+        given = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+        if not secrets.compare_digest(given, f"Bearer {self.key}"):
+            error = ApiError(401, "this server wants an API key: send the header "
+                                  "'Authorization: Bearer KEY' with the key it was started with",
+                             kind="authentication_error", code="invalid_api_key")
+            response = JSONResponse(error.body(), 401, {"WWW-Authenticate": "Bearer"})
+            return await response(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
+def create_app(model: Any, config: ServeConfig | None = None) -> Starlette:
+    """The ASGI app serving ``model`` (a :class:`textgen.api.TrainedModel`)."""
+    config = config or ServeConfig()
+    model_id = model.run_dir.resolve().name
+    vocab: tuple[str, ...] = tuple(model.vocab.chars)
+    state: dict[str, Batcher] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        state["batcher"] = Batcher(model, config.queue_size, config.window_ms)
+        state["batcher"].start()
+        yield
+        await state["batcher"].stop()
+
+    async def read(request: Request, body: type[BaseModel]) -> Any:
+        size = request.headers.get("content-length", "")
+        if size.isdigit() and int(size) > config.max_body_bytes:
+            raise _too_large(config.max_body_bytes)
+        raw = bytearray()
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > config.max_body_bytes:
+                raise _too_large(config.max_body_bytes)
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ApiError(400, f"the body is not valid JSON ({exc.msg} at line {exc.lineno}, "
+                                f"column {exc.colno}): send one JSON object") from None
+        except UnicodeDecodeError:
+            raise ApiError(400, "the body is not UTF-8 text: send one JSON object") from None
+        if not isinstance(data, dict):
+            raise ApiError(400, f"the body must be a JSON object, got {type(data).__name__}")
+        try:
+            parsed = body.model_validate(data)
+        except ValidationError as exc:
+            message, param = describe(exc, body)
+            raise ApiError(400, message, param) from None
+        if getattr(parsed, "model", None) not in (None, model_id):
+            raise ApiError(404, f"model {parsed.model!r} is not served here: this server "
+                                f"serves {model_id!r} (GET /v1/models)", "model",
+                           code="model_not_found")
+        if parsed.max_tokens > config.max_tokens_cap:
+            raise ApiError(400, f"max_tokens {parsed.max_tokens} is above this server's cap of "
+                                f"{config.max_tokens_cap} (--max-tokens-cap): ask for at most "
+                                f"{config.max_tokens_cap}", "max_tokens")
+        return parsed
+
+    def prepare(prompt: str, where: str) -> np.ndarray:
+        if len(prompt) > config.max_prompt_chars:
+            raise ApiError(400, f"{where} has {len(prompt)} characters; this server takes at "
+                                f"most {config.max_prompt_chars}: send a shorter one", "prompt")
+        try:
+            return np.asarray(model._ids(model.prompt(prompt)), np.int32)
+        except TextgenError as exc:
+            raise ApiError(400, f"{where}: {exc}", "prompt") from None
+
+    async def run(kind: str, chain: Any, key: str,
+                  rows: list[tuple[np.ndarray, list[int]]], length: int) -> list[dict]:
+        """Queue every prompt's rows (in jobs of at most a batch) and wait for all of them."""
+        batcher = state["batcher"]
+        futures = []
+        try:
+            for ids, seeds in rows:
+                step = MAX_ROWS[kind]
+                for i in range(0, len(seeds), step):
+                    futures.append(batcher.submit(kind, chain, key, ids, seeds[i:i + step],
+                                                  length))
+        except QueueFull as full:
+            for future in futures:
+                future.cancel()
+            raise ApiError(429, f"the server's queue is full ({config.queue_size} requests): "
+                                f"retry after {full.retry_after} s", kind="rate_limit_error",
+                           code="queue_full",
+                           headers={"Retry-After": str(full.retry_after)}) from None
+        try:
+            parts = await asyncio.gather(*futures)
+        except TextgenError as exc:
+            raise ApiError(400, str(exc)) from None
+        merged, i = [], 0
+        for _, seeds in rows:  # a prompt's jobs back into one block of rows
+            count = -(-len(seeds) // MAX_ROWS[kind])
+            block = parts[i:i + count]
+            merged.append({k: np.concatenate([b[k] for b in block]) for k in block[0]})
+            i += count
+        return merged
+
+    async def completions(request: Request) -> Response:
+        body: CompletionRequest = await read(request, CompletionRequest)
+        prompts = body.prompts()
+        if not prompts:
+            raise ApiError(400, "prompt is an empty list: give at least one prompt", "prompt")
+        if len(prompts) * body.n > config.max_choices:
+            raise ApiError(400, f"{len(prompts)} prompts x n={body.n} is {len(prompts) * body.n}"
+                                f" choices; this server makes at most {config.max_choices} per "
+                                "request: lower n or send fewer prompts", "n")
+        if body.logprobs is not None and body.logprobs > len(vocab):
+            raise ApiError(400, f"logprobs {body.logprobs} is more than the model's "
+                                f"{len(vocab)} characters: ask for at most {len(vocab)}",
+                           "logprobs")
+        chain, key = build(*setting_for(body.samplers, body.temperature, body.top_p))
+        encoded = [prepare(p, "prompt" if len(prompts) == 1 else f"prompt[{j}]")
+                   for j, p in enumerate(prompts)]
+        seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
+        rows = [(ids, [seed + j * body.n + i for i in range(body.n)])
+                for j, ids in enumerate(encoded)]
+        kind = "decode" if body.logprobs is None else "trace"
+        results = await run(kind, chain, key, rows, body.max_tokens)
+        stops = body.stops()
+        choices = [choice(j * body.n + i, seeds[i], result, i, vocab, stops, body.logprobs,
+                          body.logprobs_source)
+                   for j, ((_, seeds), result) in enumerate(zip(rows, results, strict=True))
+                   for i in range(body.n)]
+        completion = Completion(
+            id=f"cmpl-{uuid.uuid4().hex[:24]}", created=int(time.time()), model=model_id,
+            choices=choices, sampler=chain.label(),
+            usage=Usage(prompt_tokens=sum(len(ids) for ids in encoded) * body.n,
+                        completion_tokens=sum(len(c.text) for c in choices),
+                        total_tokens=sum(len(ids) for ids in encoded) * body.n
+                        + sum(len(c.text) for c in choices)))
+        if not body.stream:
+            return JSONResponse(completion.model_dump(mode="json"))
+        return StreamingResponse(_events(completion), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache"})
+
+    async def inspect(request: Request) -> Response:
+        from textgen.api import Distributions, Step
+
+        body: InspectRequest = await read(request, InspectRequest)
+        if body.samplers is None:
+            setting: Any = {"temperature": 1.0}
+        else:
+            setting = body.samplers
+        chain, key = build(setting, "samplers")
+        ids = prepare(body.prompt, "prompt")
+        [result] = await run("trace", chain, key, [(ids, [body.seed])], body.max_tokens)
+        labels = [stage.label() for stage in chain.stages]
+        seen = Distributions(model.prompt(body.prompt), chain.label(), body.seed, list(vocab))
+        for t in range(body.max_tokens):
+            seen.steps.append(Step(
+                char=vocab[int(result["tokens"][0, t])], model=result["model_probs"][0, t],
+                stages=[(label, result["stage_probs"][0, t, k]) for k, label in enumerate(labels)],
+                model_entropy=max(float(result["model_entropy"][0, t]), 0.0),
+                sampling_entropy=max(float(result["sampling_entropy"][0, t]), 0.0)))
+        data = round_floats(seen.to_json(top=body.top))
+        data.update(object="inspection", model=model_id, sampler_config=chain.get_config())
+        return JSONResponse(data)
+
+    async def models(request: Request) -> Response:
+        return JSONResponse({"object": "list", "data": [{
+            "id": model_id, "object": "model", "created": int(model.run_dir.stat().st_mtime),
+            "owned_by": "textgen", "vocab": "".join(vocab),
+            "max_tokens_cap": config.max_tokens_cap}]})
+
+    async def samplers(request: Request) -> Response:
+        return JSONResponse({"object": "list", "data": registered_stages()})
+
+    async def health(request: Request) -> Response:
+        batcher = state.get("batcher")
+        return JSONResponse({"status": "ok", "model": model_id,
+                             "queued": len(batcher.pending) if batcher else 0,
+                             "calls": batcher.calls if batcher else 0})
+
+    async def index(request: Request) -> Response:
+        return FileResponse(STATIC / "index.html")
+
+    routes = [Route("/", index), Route("/health", health),
+              Route("/v1/models", models), Route("/v1/samplers", samplers),
+              Route("/v1/completions", completions, methods=["POST"]),
+              Route("/v1/inspect", inspect, methods=["POST"]),
+              Mount("/static", StaticFiles(directory=STATIC), name="static")]
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
+        ApiError: _api_error, HTTPException: _http_error, Exception: _internal_error})
+    app.add_middleware(Auth, key=config.api_key)
+    return app
+
+
+def _too_large(cap: int) -> ApiError:
+    return ApiError(413, f"the request body is over this server's {cap} bytes: send a shorter "
+                         "prompt (or start the server with a larger --max-body-bytes)")
+
+
+async def _events(completion: Completion) -> AsyncIterator[str]:
+    """Server-sent events: one chunk per character of each choice, then ``[DONE]``."""
+    head = {"id": completion.id, "object": "text_completion", "created": completion.created,
+            "model": completion.model}
+    for c in completion.choices:
+        lp = c.logprobs
+        for i, char in enumerate(c.text):
+            one = None if lp is None else {
+                "tokens": [char], "token_logprobs": [lp.token_logprobs[i]],
+                "top_logprobs": None if lp.top_logprobs is None else [lp.top_logprobs[i]],
+                "text_offset": [i]}
+            yield "data: " + json.dumps({**head, "choices": [{
+                "index": c.index, "text": char, "logprobs": one, "finish_reason": None,
+                "seed": c.seed}]}) + "\n\n"
+        yield "data: " + json.dumps({**head, "choices": [{
+            "index": c.index, "text": "", "logprobs": None, "finish_reason": c.finish_reason,
+            "seed": c.seed}]}) + "\n\n"
+        await asyncio.sleep(0)  # let a disconnect be noticed between choices
+    yield "data: [DONE]\n\n"
+
+
+def registered_stages() -> list[dict[str, Any]]:
+    """Every registered sampler stage with its plugin and its parameters' schema."""
+    from textgen.plugins import registry
+
+    stages = []
+    for name, entry in sorted(registry().samplers.items()):
+        schema = entry.obj.Params.model_json_schema()
+        stages.append({"name": name, "plugin": entry.plugin, "dist": entry.dist,
+                       "version": entry.version, "primary": entry.obj.primary,
+                       "doc": (entry.obj.__doc__ or "").strip().split("\n")[0],
+                       "params": schema.get("properties", {}),
+                       "required": schema.get("required", [])})
+    return stages
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return JSONResponse(exc.body(), exc.status, exc.headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        message = f"no such path {request.url.path!r}: the API is under /v1 (see docs/serve.md)"
+    elif exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "another method")
+        message = f"{request.method} is not allowed on {request.url.path}: use {allowed}"
+    else:
+        message = str(exc.detail)
+    return JSONResponse(ApiError(exc.status_code, message).body(), exc.status_code)
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    log.exception("internal error on %s", request.url.path)
+    error = ApiError(500, f"internal error ({type(exc).__name__}: {exc}); this is a bug in "
+                          "textgen or a plugin, and the server goes on serving",
+                     kind="server_error")
+    return JSONResponse(error.body(), 500)
