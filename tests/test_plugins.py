@@ -50,7 +50,7 @@ def test_a_plugin_distribution_is_discovered(site):
         from textgen.samplers.builtin import GreedySampler
 
         class Argmax(GreedySampler):
-            name = "argmax"
+            pass
 
         @hookimpl
         def register_samplers(register):
@@ -70,10 +70,16 @@ def test_broken_incompatible_and_duplicate_plugins_are_skipped(site):
         from textgen.hookspecs import hookimpl
         from textgen.samplers.builtin import UniformSampler
 
+        class Flat(UniformSampler):
+            pass
+
+        class Greedy(UniformSampler):
+            pass
+
         @hookimpl
         def register_samplers(register):
-            register("greedy", UniformSampler)   # taken by the core
-            register("flat", UniformSampler)     # fine
+            register("greedy", Greedy)   # taken by the core
+            register("flat", Flat)       # fine
     """, ["dupe = tgfake_dupe"])
     fake_distribution(site, "tg-typo", "tgfake_typo", """
         from textgen.hookspecs import hookimpl
@@ -97,9 +103,12 @@ def test_load_plugins_env_limits_third_parties(site, monkeypatch):
         from textgen.hookspecs import hookimpl
         from textgen.samplers.builtin import GreedySampler
 
+        class EnvOnly(GreedySampler):
+            pass
+
         @hookimpl
         def register_samplers(register):
-            register("envonly", GreedySampler)
+            register("envonly", EnvOnly)
     """, ["env = tgfake_env"])
     monkeypatch.setenv("TEXTGEN_LOAD_PLUGINS", "")
     reg = load_registry()

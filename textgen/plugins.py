@@ -11,20 +11,18 @@ from __future__ import annotations
 import difflib
 import importlib.metadata as md
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
 
 from textgen import PLUGIN_API_VERSION, hookspecs
+from textgen.errors import UnknownNameError
 
 GROUP = "textgen"
 KINDS = ("backbones", "samplers", "metrics")
 CORE_DIST = "textgen"
-
-
-class UnknownNameError(LookupError):
-    """A spec or command named a backbone, sampler or metric nobody registered."""
 
 
 @dataclass(frozen=True)
@@ -152,12 +150,41 @@ def load_registry(extra: list[tuple[str, Any]] | None = None, *,
     return reg
 
 
+NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def registration_problem(kind: str, name: Any, obj: Any) -> str | None:
+    """Why ``register(name, obj)`` cannot be accepted, or None: names are lowercase
+    identifiers; a sampler is a Sampler subclass registered under one name only."""
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        return (f"the name {name!r} is not a lowercase identifier (letters, digits and _, "
+                "starting with a letter, e.g. 'top_a')")
+    if kind == "samplers":
+        from textgen.samplers.base import Sampler
+
+        if not (isinstance(obj, type) and issubclass(obj, Sampler)):
+            what = type(obj).__name__ if not isinstance(obj, type) else obj.__name__
+            return (f"expected a textgen.samplers.Sampler subclass (the class itself, not an "
+                    f"instance or a function), got {what}")
+        own = obj.__dict__.get("name")
+        if own and own != name:
+            return (f"{obj.__name__} already has the name {own!r} (a `name` attribute, or an "
+                    f"earlier registration); a stage has one name: drop the attribute and "
+                    f"register it once")
+    return None
+
+
 def _call_one(reg: Registry, kind: str, impl: Any, where: tuple[str, str]) -> None:
     """Run one plugin's ``register_<kind>`` hook, keeping the first owner of every name."""
     table: dict[str, Entry] = getattr(reg, kind)
     dist, version = where
 
     def register(name: str, obj: Any) -> None:
+        problem = registration_problem(kind, name, obj)
+        if problem:
+            reg.failures.append(Failure(impl.plugin_name, dist, version,
+                                        f"register({name!r}, ...) in register_{kind}: {problem}"))
+            return
         if name in table:
             owner = table[name]
             reg.failures.append(Failure(
@@ -165,6 +192,8 @@ def _call_one(reg: Registry, kind: str, impl: Any, where: tuple[str, str]) -> No
                 f"{kind[:-1]} {name!r} is already registered by {owner.plugin} "
                 f"({owner.dist}); skipped"))
             return
+        if kind == "samplers":
+            obj.name = name  # a stage's one name: the one it is registered under
         table[name] = Entry(name, obj, kind, impl.plugin_name, dist, version)
 
     try:

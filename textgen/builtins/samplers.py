@@ -11,5 +11,7 @@ from textgen.samplers.builtin import (
 
 @hookimpl
 def register_samplers(register):
-    for cls in (GreedySampler, MultinomialSampler, TemperatureSampler, UniformSampler):
-        register(cls.name, cls)
+    register("greedy", GreedySampler)
+    register("multinomial", MultinomialSampler)
+    register("temperature", TemperatureSampler)
+    register("uniform", UniformSampler)

@@ -21,6 +21,7 @@ import tensorflow as tf
 from textgen.generation.noise import gumbel
 from textgen.model import parts, step_logits
 from textgen.samplers.base import SamplerChain, entropy_bits
+from textgen.samplers.noise import stage_uniform
 
 SHARD_ROWS = 8  # rows per shard at least: smaller shards cost more in threads than they save
 
@@ -68,9 +69,6 @@ class Decoder:
         self._pool: ThreadPoolExecutor | None = None
         self.settings = list(settings)
         self.vocab_size = int(model.output_shape[-1])
-        for chain in self.settings:
-            for stage in chain.stages:
-                stage.vocab_size = self.vocab_size  # stateful stages size their state by it
         self._fn = tf.function(self._decode, jit_compile=jit_compile)
         release_freed_memory()  # before the compile: its peak then stacks on what is in use
 
@@ -121,7 +119,7 @@ class Decoder:
             return i + 1, cache
 
         _, cache = tf.while_loop(lambda i, _: i < tf.shape(prompt)[1] - 1, prefill, (0, cache))
-        states = tuple(chain.initial_state(batch) for chain in self.settings)
+        states = tuple(chain.initial_state(batch, self.vocab_size) for chain in self.settings)
         dtypes = (tf.int32, tf.float32, tf.float32, tf.float32) if self.statistics else (tf.int32,)
         arrays = tuple(tf.TensorArray(dtype, size=length) for dtype in dtypes)
 
@@ -129,8 +127,12 @@ class Decoder:
             logits, cache = step_logits(self.model, token, cache)
             logits = tf.cast(logits, tf.float32)
             final, outputs, warped_states = None, [], []
+
+            def noise(position, draws, t=t):  # each stage's coins: its own stream per row seed
+                return stage_uniform(seeds, t, position, draws)
+
             for k, (chain, state) in enumerate(zip(self.settings, states, strict=True)):
-                warped, outs, state = chain.warp(logits, state)
+                warped, outs, state = chain.warp(logits, state, noise)
                 outputs.append(outs)
                 warped_states.append(state)
                 final = warped if final is None else tf.where(

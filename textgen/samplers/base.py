@@ -1,26 +1,37 @@
 """The Sampler interface: a stage maps logits to logits; a chain of stages is one setting.
 
-Every stage works in log space on a ``[batch, vocab]`` float tensor and leaves removed symbols at
-``-inf``. The generation engine draws the next character from the last stage's output with the
-Gumbel-max trick (``argmax(logits + gumbel_noise)``), so a stage never draws by itself, and greedy
-is simply "keep only the argmax". Stages written with ``keras.ops`` run inside the compiled
-decoding loop and also on their own, on NumPy arrays.
+Every stage works in log space on a ``[batch, vocab]`` float32 tensor and leaves removed symbols
+at ``-inf``. The generation engine draws the next character from the last stage's output with
+the Gumbel-max trick (``argmax(logits + gumbel_noise)``), so a stage never draws by itself, and
+greedy is simply "keep only the argmax". Stages written with ``keras.ops`` (or the lazy
+``textgen.samplers.ops``) run inside the compiled decoding loop and also on their own, on NumPy.
 
-A stage with state across steps (mirostat, repetition penalties) overrides ``initial_state``,
-``warp`` and ``update``; the state is a tuple of ``[batch, ...]`` tensors carried by the loop.
+The contract (docs/plugins.md has it in full):
+
+- ``initial_state(batch_size, vocab_size)`` -> a tuple of ``[batch, ...]`` tensors (``()`` for
+  stateless stages), sized from the arguments; shapes and dtypes stay fixed across steps.
+- ``warp(logits, state, *, noise=None)`` -> ``(logits, state)``. ``noise`` is a ``[batch, k]``
+  float32 tensor of uniforms in (0, 1) when the class sets ``noise_draws = k``, else None.
+- ``update(state, token, warped)`` -> state, after the draw: ``token`` is the ``[batch]`` int32
+  id just drawn, ``warped`` this stage's own output at that step. Prompt characters never
+  reach ``update``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import struct
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from keras import ops
 from pydantic import BaseModel, ConfigDict
 
+from textgen.samplers.ops import ops
+
 State = tuple[Any, ...]
+Noise = Callable[[int, int], Any]  # (position in the chain, draws) -> [batch, draws] uniforms
 NEG_INF = float("-inf")
+FLOAT32_TINY = 1.1754943508222875e-38  # smaller magnitudes are flushed to zero by XLA on CPU
 
 
 class NoParams(BaseModel):
@@ -29,56 +40,99 @@ class NoParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def float32_problems(params: BaseModel) -> list[str]:
+    """Float parameters that the float32 decoding loop cannot hold: ``["temperature: ..."]``.
+
+    ``1e308`` passes pydantic's ``allow_inf_nan=False`` but is ``inf`` in float32 and would
+    silently sample garbage. (Tiny values round to 0, which is a limit only some stages mind:
+    temperature checks its own.)
+    """
+    problems = []
+
+    def check(where: str, value: Any) -> None:
+        if isinstance(value, float) and math.isfinite(value):
+            try:
+                struct.pack("f", value)
+            except OverflowError:
+                problems.append(f"{where}: {value:g} is too large for float32, which the "
+                                "decoding loop computes in (|x| < 3.4e38)")
+        elif isinstance(value, list | tuple):
+            for item in value:
+                check(where, item)
+
+    for key in type(params).model_fields:
+        check(key, getattr(params, key))
+    return problems
+
+
+class StageParamsError(ValueError):
+    """A stage's parameters passed its ``Params`` model but cannot be used in float32."""
+
+
 class Sampler:
-    """One stage of a sampling chain. Subclasses set ``Params`` and override ``transform``.
+    """One stage of a sampling chain. Subclasses set ``Params`` and override ``transform``
+    (stateless) or ``initial_state``/``warp``/``update`` (stateful).
 
     ``Params`` (a pydantic model, unknown keys forbidden) validates the constructor arguments;
     ``primary`` names the parameter that a scalar in the spec sets (``{temperature: 0.5}``).
+    ``name`` is set by registration to the name the stage is registered under.
     """
 
     name: ClassVar[str] = ""
     primary: ClassVar[str | None] = None
     Params: ClassVar[type[BaseModel]] = NoParams
+    noise_draws: ClassVar[int] = 0
 
     def __init__(self, **params: Any) -> None:
         self.params = self.Params(**params)
+        problems = float32_problems(self.params)
+        if problems:
+            raise StageParamsError("; ".join(problems))
 
     # --- serialization (constructor arguments == config keys) --------------------------------
     def get_config(self) -> dict[str, Any]:
+        """The parameters, as ``Params`` dumps them: ``cls.from_config(config)`` rebuilds."""
         return self.params.model_dump()
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Sampler:
         return cls(**config)
 
+    @property
+    def stage_name(self) -> str:
+        """The registered name, or the class name for a stage nobody registered."""
+        return type(self).name or type(self).__name__
+
     def label(self) -> str:
         """A short human label, e.g. ``temperature(0.5)``."""
         values = ", ".join(f"{v:g}" if isinstance(v, float) else str(v)
                            for v in self.get_config().values())
-        return f"{self.name}({values})" if values else self.name
+        return f"{self.stage_name}({values})" if values else self.stage_name
 
     # --- the stage ---------------------------------------------------------------------------
     def transform(self, logits: Any) -> Any:
         """Stateless stages: reshape ``[batch, vocab]`` logits. Identity by default."""
         return logits
 
-    def initial_state(self, batch_size: int) -> State:
+    def initial_state(self, batch_size: Any, vocab_size: int) -> State:
         """State carried across steps, one row per sample. Stateless stages have none."""
         return ()
 
-    def warp(self, logits: Any, state: State) -> tuple[Any, State]:
+    def warp(self, logits: Any, state: State, *, noise: Any = None) -> tuple[Any, State]:
         """One step: new logits and the state to use for the draw."""
         return self.transform(logits), state
 
     def update(self, state: State, token: Any, warped: Any) -> State:
-        """After the draw: fold the drawn ``token`` ([batch] ids) into the state."""
+        """After the draw: fold the drawn ``token`` ([batch] int32 ids) into the state."""
         return state
 
-    def __call__(self, logits: Any) -> Any:
-        """Apply the stage on its own to a ``[batch, vocab]`` array (stateless stages)."""
-        logits = ops.convert_to_tensor(logits, dtype="float32")
-        out, _ = self.warp(logits, self.initial_state(int(logits.shape[0])))
-        return out
+    def __call__(self, logits: Any, *, seed: int = 0) -> Any:
+        """Apply the stage once, from its initial state, to a ``[batch, vocab]`` array.
+
+        NumPy in, NumPy out; a tensor in, a tensor out. A stage that draws noise gets the
+        coins of row seed ``seed`` at step 0.
+        """
+        return SamplerChain([self])(logits, seed=seed)
 
     def __repr__(self) -> str:
         return self.label()
@@ -96,17 +150,21 @@ class SamplerChain:
         return " -> ".join(stage.label() for stage in self.stages)
 
     def get_config(self) -> list[dict[str, Any]]:
-        return [{stage.name: stage.get_config()} for stage in self.stages]
+        return [{stage.stage_name: stage.get_config()} for stage in self.stages]
 
-    def initial_state(self, batch_size: int) -> tuple[State, ...]:
-        return tuple(stage.initial_state(batch_size) for stage in self.stages)
+    def initial_state(self, batch_size: Any, vocab_size: int) -> tuple[State, ...]:
+        return tuple(stage.initial_state(batch_size, vocab_size) for stage in self.stages)
 
-    def warp(self, logits: Any, states: tuple[State, ...]) -> tuple[Any, tuple[Any, ...],
-                                                                     tuple[State, ...]]:
-        """Run every stage; returns final logits, each stage's output, and the states."""
+    def warp(self, logits: Any, states: tuple[State, ...], noise: Noise | None = None
+             ) -> tuple[Any, tuple[Any, ...], tuple[State, ...]]:
+        """Run every stage; returns final logits, each stage's output, and the states.
+
+        ``noise(position, k)`` gives the ``[batch, k]`` coins of the stage at ``position``.
+        """
         outputs, new_states = [], []
-        for stage, state in zip(self.stages, states, strict=True):
-            logits, state = stage.warp(logits, state)
+        for position, (stage, state) in enumerate(zip(self.stages, states, strict=True)):
+            coins = noise(position, stage.noise_draws) if noise and stage.noise_draws else None
+            logits, state = stage.warp(logits, state, noise=coins)
             outputs.append(logits)
             new_states.append(state)
         return logits, tuple(outputs), tuple(new_states)
@@ -116,11 +174,21 @@ class SamplerChain:
         return tuple(stage.update(state, token, out)
                      for stage, state, out in zip(self.stages, states, outputs, strict=True))
 
-    def __call__(self, logits: Any) -> Any:
-        """Apply the whole chain once to a ``[batch, vocab]`` array."""
-        logits = ops.convert_to_tensor(logits, dtype="float32")
-        final, _, _ = self.warp(logits, self.initial_state(int(logits.shape[0])))
-        return final
+    def __call__(self, logits: Any, *, seed: int = 0) -> Any:
+        """Apply the whole chain once to a ``[batch, vocab]`` array (NumPy in, NumPy out)."""
+        import numpy as np
+        import tensorflow as tf
+
+        from textgen.samplers.noise import stage_uniform
+
+        as_numpy = not tf.is_tensor(logits)
+        x = tf.convert_to_tensor(np.asarray(logits, np.float32) if as_numpy else logits,
+                                 tf.float32)
+        batch, vocab = int(x.shape[0]), int(x.shape[-1])
+        seeds = tf.fill([batch], tf.constant(seed & 0xFFFFFFFF, tf.int64))
+        final, _, _ = self.warp(x, self.initial_state(batch, vocab),
+                                lambda position, k: stage_uniform(seeds, 0, position, k))
+        return np.asarray(final) if as_numpy else final
 
 
 def keep_mask(logits: Any, keep: Any) -> Any:
@@ -134,5 +202,3 @@ def entropy_bits(logits: Any) -> Any:
     p = ops.exp(logp)
     terms = ops.where(p > 0, p * logp, ops.zeros_like(logp))
     return -ops.sum(terms, axis=-1) / math.log(2.0)
-
-

@@ -38,7 +38,7 @@ P = [0.5, 0.25, 0.125, 0.0625, 0.0625]  # surprises 1, 2, 3, 4, 4 bits
 def test_mirostat_hand_computed_step():
     stage = MirostatSampler(tau=1.6)  # mu starts at 3.2 bits: symbols of 4 bits go
     logits = np.log([P, P])
-    (mu,) = stage.initial_state(2)
+    (mu,) = stage.initial_state(2, 5)
     np.testing.assert_allclose(mu, [3.2, 3.2])
     warped, (mu,) = step(stage, logits, (mu,), [1, 0])
     assert np.isfinite(warped).tolist() == [[True, True, True, False, False]] * 2
@@ -51,7 +51,7 @@ def test_mirostat_hand_computed_step():
 
 def test_mirostat_keeps_the_top_symbol_when_mu_is_below_every_surprise():
     stage = MirostatSampler(tau=0.1, eta=0.5)
-    warped, (mu,) = step(stage, np.array([[1.0, 2.0, 2.0, 0.0]]), stage.initial_state(1), [1])
+    warped, (mu,) = step(stage, np.array([[1.0, 2.0, 2.0, 0.0]]), stage.initial_state(1, 4), [1])
     assert np.isfinite(warped).tolist() == [[False, True, False, False]]
     np.testing.assert_allclose(mu, [0.2 + 0.5 * 0.1], rtol=1e-6)  # surprise 0 under the cut
 
@@ -59,7 +59,7 @@ def test_mirostat_keeps_the_top_symbol_when_mu_is_below_every_surprise():
 def test_mirostat_per_row_mu_follows_each_rows_draws():
     stage = MirostatSampler(tau=1.6, eta=0.2)
     logits = np.log([P, P])
-    state = stage.initial_state(2)
+    state = stage.initial_state(2, 5)
     for _ in range(3):
         _, state = step(stage, logits, state, [0, 1])  # 0.81 and 1.81 bits after the cut
     mu = state[0]
@@ -68,7 +68,7 @@ def test_mirostat_per_row_mu_follows_each_rows_draws():
 
 def test_mirostat_ignores_a_token_outside_its_cut():
     stage = MirostatSampler(tau=1.6)  # the engine may draw a row from another setting
-    _, (mu,) = step(stage, np.log([P]), stage.initial_state(1), [4])
+    _, (mu,) = step(stage, np.log([P]), stage.initial_state(1, 5), [4])
     np.testing.assert_allclose(mu, [3.2])
 
 
@@ -85,7 +85,7 @@ def gumbel_loop(chain, logits, steps, jit):
             s = -tf.gather(tf.nn.log_softmax(final), token, batch_dims=1) / math.log(2.0)
             return i + 1, chain.update(states, token, outputs), surprises.write(i, s)
 
-        init = (tf.constant(0), chain.initial_state(tf.shape(x)[0]),
+        init = (tf.constant(0), chain.initial_state(tf.shape(x)[0], logits.shape[1]),
                 tf.TensorArray(tf.float32, steps))
         _, states, surprises = tf.while_loop(lambda i, *_: i < steps, body, init)
         return states, surprises.stack()
@@ -108,7 +108,6 @@ def test_mirostat_drives_mean_surprise_to_tau_in_a_compiled_loop(jit):
 
 def test_chained_stateful_stages_keep_their_state_shapes():
     rep, miro = RepetitionPenaltySampler(penalty=1.5), MirostatSampler(tau=2.0)
-    rep.vocab_size = 8
     logits = np.random.default_rng(0).normal(size=(3, 8)).astype(np.float32)
     ((counts,), (mu,)), surprises = gumbel_loop(SamplerChain([rep, miro]), logits, 20, True)
     assert counts.shape == (3, 8) and mu.shape == (3,) and surprises.shape == (20, 3)
@@ -134,8 +133,7 @@ def test_repetition_penalty_matches_reference(data, penalty, batch, vocab):
     history = data.draw(st.lists(st.lists(st.integers(0, vocab - 1), min_size=4, max_size=4),
                                  min_size=batch, max_size=batch))
     stage = RepetitionPenaltySampler(penalty=penalty)
-    stage.vocab_size = vocab
-    state = stage.initial_state(batch)
+    state = stage.initial_state(batch, vocab)
     for t in range(4):
         _, state = step(stage, logits, state, [h[t] for h in history])
     warped, _ = stage.warp(tf.constant(logits), state)
@@ -144,14 +142,13 @@ def test_repetition_penalty_matches_reference(data, penalty, batch, vocab):
     np.testing.assert_array_equal(state[0].sum(axis=1), [4] * batch)
 
 
-def test_repetition_penalty_needs_the_vocab_size_and_checks_it():
+def test_repetition_penalty_sizes_its_state_from_the_arguments():
     stage = RepetitionPenaltySampler(penalty=2.0)
-    with pytest.raises(RuntimeError, match="vocab_size"):
-        stage.initial_state(2)
-    np.testing.assert_array_equal(stage(np.array([[1.0, -1.0]])), [[1.0, -1.0]])  # nothing seen
-    assert stage.vocab_size == 2
-    with pytest.raises(ValueError, match="vocab_size=2"):
-        stage.warp(tf.zeros((1, 3)), stage.initial_state(1))
+    (counts,) = stage.initial_state(2, 7)
+    assert counts.shape == (2, 7)
+    out = stage(np.array([[1.0, -1.0]]))  # on its own: nothing generated yet, the identity
+    assert isinstance(out, np.ndarray)
+    np.testing.assert_array_equal(out, [[1.0, -1.0]])
 
 
 def test_the_engine_sizes_and_carries_the_state():

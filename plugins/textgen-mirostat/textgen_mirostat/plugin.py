@@ -8,5 +8,5 @@ textgen_plugin_api = 1
 
 @hookimpl
 def register_samplers(register):
-    for cls in (MirostatSampler, RepetitionPenaltySampler):
-        register(cls.name, cls)
+    register("mirostat", MirostatSampler)
+    register("repetition_penalty", RepetitionPenaltySampler)

@@ -1,8 +1,8 @@
 """Two stateful stages: mirostat v2 (feedback on surprise) and a CTRL repetition penalty.
 
 Both carry per-row state through the decoding loop as fixed-shape tensors, so they compile into
-a ``tf.while_loop``. ``repetition_penalty`` needs the vocabulary size before the first step:
-the engine sets ``stage.vocab_size = V`` on every stage before calling ``initial_state``.
+a ``tf.while_loop``; ``repetition_penalty`` sizes its state from ``initial_state``'s
+``vocab_size``.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar
 
-from keras import ops
 from pydantic import BaseModel, ConfigDict, Field
 
 from textgen.samplers.base import Sampler, State, keep_mask
+from textgen.samplers.ops import ops
 
 LN2 = math.log(2.0)
 
@@ -35,15 +35,14 @@ class MirostatSampler(Sampler):
     """Mirostat v2 (Basu et al. 2021): cut symbols whose surprise exceeds a per-row threshold
     ``mu``, then steer ``mu`` so the drawn symbols' surprise averages ``tau`` bits."""
 
-    name = "mirostat"
     primary: ClassVar[str | None] = "tau"
     Params = MirostatParams
 
-    def initial_state(self, batch_size: Any) -> State:
+    def initial_state(self, batch_size: Any, vocab_size: int) -> State:
         """``(mu,)``: one float32 threshold per row, starting at ``2 * tau``."""
         return (ops.full((batch_size,), 2.0 * self.params.tau, dtype="float32"),)
 
-    def warp(self, logits: Any, state: State) -> tuple[Any, State]:
+    def warp(self, logits: Any, state: State, *, noise: Any = None) -> tuple[Any, State]:
         (mu,) = state
         keep = _surprise_bits(logits) <= ops.expand_dims(mu, -1)
         # The surprise grows down the sorted list, so this is "cut at the first symbol above
@@ -74,35 +73,19 @@ class RepetitionPenaltySampler(Sampler):
     """CTRL's repetition penalty (Keskar et al. 2019), as HF's RepetitionPenaltyLogitsProcessor:
     every symbol this row has generated is made less likely, however often it appeared."""
 
-    name = "repetition_penalty"
     primary: ClassVar[str | None] = "penalty"
     Params = RepetitionPenaltyParams
 
-    vocab_size: int | None = None  # set by the engine before ``initial_state``
-
-    def initial_state(self, batch_size: Any) -> State:
+    def initial_state(self, batch_size: Any, vocab_size: int) -> State:
         """``(counts,)``: how often each symbol was generated, ``[batch, vocab]`` float32."""
-        if self.vocab_size is None:
-            raise RuntimeError(
-                "repetition_penalty needs the vocabulary size for its state: set "
-                "stage.vocab_size = V before initial_state (the generation engine does)")
-        return (ops.zeros((batch_size, self.vocab_size), dtype="float32"),)
+        return (ops.zeros((batch_size, vocab_size), dtype="float32"),)
 
-    def warp(self, logits: Any, state: State) -> tuple[Any, State]:
+    def warp(self, logits: Any, state: State, *, noise: Any = None) -> tuple[Any, State]:
         (counts,) = state
-        if logits.shape[-1] is not None and logits.shape[-1] != self.vocab_size:
-            raise ValueError(f"repetition_penalty was set up for vocab_size={self.vocab_size} "
-                             f"but got logits with {logits.shape[-1]} symbols")
         penalty = self.params.penalty
         penalised = ops.where(logits < 0, logits * penalty, logits / penalty)
         return ops.where(counts > 0, penalised, logits), state
 
     def update(self, state: State, token: Any, warped: Any) -> State:
         (counts,) = state
-        return (counts + ops.one_hot(ops.cast(token, "int32"), self.vocab_size),)
-
-    def __call__(self, logits: Any) -> Any:
-        """On its own (nothing generated yet) the stage is the identity; V comes from logits."""
-        if self.vocab_size is None:
-            self.vocab_size = int(logits.shape[-1])
-        return super().__call__(logits)
+        return (counts + ops.one_hot(ops.cast(token, "int32"), ops.shape(counts)[-1]),)

@@ -8,5 +8,7 @@ textgen_plugin_api = 1
 
 @hookimpl
 def register_samplers(register):
-    for cls in (TopKSampler, TopPSampler, MinPSampler, TypicalSampler):
-        register(cls.name, cls)
+    register("top_k", TopKSampler)
+    register("top_p", TopPSampler)
+    register("min_p", MinPSampler)
+    register("typical", TypicalSampler)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from keras import ops
 from pydantic import BaseModel, ConfigDict, Field
 
 from textgen.samplers.base import Sampler, keep_mask
+from textgen.samplers.ops import ops
 
 MIN_KEEP = Field(1, ge=1, description="always keep at least this many of the most likely symbols")
 
@@ -38,7 +38,7 @@ class _Truncation(Sampler):
 
     def label(self) -> str:
         extra = f", min_keep={self.params.min_keep}" if self.params.min_keep != 1 else ""
-        return f"{self.name}({getattr(self.params, self.primary):g}{extra})"
+        return f"{self.stage_name}({getattr(self.params, self.primary):g}{extra})"
 
 
 class TopKParams(BaseModel):
@@ -50,7 +50,6 @@ class TopKParams(BaseModel):
 class TopKSampler(_Truncation):
     """Keep every symbol whose logit is at least the k-th largest (TopKLogitsWarper)."""
 
-    name = "top_k"
     primary: ClassVar[str | None] = "k"
     Params = TopKParams
 
@@ -70,7 +69,6 @@ class TopPParams(BaseModel):
 class TopPSampler(_Truncation):
     """Nucleus sampling (TopPLogitsWarper): drop the unlikely tail holding at most 1 - p."""
 
-    name = "top_p"
     primary: ClassVar[str | None] = "p"
     Params = TopPParams
 
@@ -93,7 +91,6 @@ class MinPParams(BaseModel):
 class MinPSampler(_Truncation):
     """Min-p sampling (MinPLogitsWarper): the cut scales with the top symbol's probability."""
 
-    name = "min_p"
     primary: ClassVar[str | None] = "p"
     Params = MinPParams
 
@@ -117,7 +114,6 @@ class TypicalSampler(_Truncation):
     """Locally typical sampling (TypicalLogitsWarper): keep the symbols whose surprise is
     closest to the entropy until they hold ``mass``; the most likely symbol may go."""
 
-    name = "typical"
     primary: ClassVar[str | None] = "mass"
     Params = TypicalParams
 
