@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from textgen.compare import timed  # noqa: F401  (the benchmarks' timer, shared with compare)
+from textgen.generation.timing import timed  # noqa: F401  (the benchmarks' timer, shared with compare)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"

@@ -44,7 +44,8 @@ def one(base: str, config: dict, seconds: float) -> dict:
 
     from textgen import spec as specs
     from textgen.corpus.dataset import training_dataset
-    from textgen.experiment import build, prepare_corpus
+    from textgen.corpus.prepare import prepare_corpus
+    from textgen.experiment import build
     from textgen.training.evaluate import held_out_bpc
 
     tf.get_logger().setLevel("ERROR")

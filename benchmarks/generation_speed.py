@@ -123,7 +123,7 @@ def compiled(model, prompt: np.ndarray, batch: int, statistics_: bool, repeats: 
 
 
 def recomputed(model, prompt: np.ndarray, batch: int, repeats: int) -> dict:
-    from textgen.compare import recomputed_decoder
+    from textgen.generation.timing import recomputed_decoder
     from textgen.model import parts
 
     window = parts(model)[1].receptive_field

@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="report a finished run in --out")
     parser.add_argument("--no-wait", action="store_true", help="do not wait for a quiet machine")
     args = parser.parse_args()
+    from textgen import rundir
     from textgen.training.callbacks import read_history
 
     run_dir = args.out.resolve() / args.spec.stem
@@ -68,13 +69,13 @@ def main() -> None:
     within = [r for r in history
               if r["elapsed_seconds"] - r.get("eval_seconds", 0.0) <= BUDGET + 1.0] or history[:1]
     best = min(within, key=lambda r: r["val_bpc"])
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics = rundir.load_metrics(run_dir)
     data = {"spec": str(args.spec.resolve().relative_to(ROOT)), "target_val_bpc": TARGET,
             "budget_seconds": BUDGET, "best_val_bpc": best["val_bpc"],
             "best_epoch": best["epoch"], "best_elapsed_seconds": best["elapsed_seconds"],
             "best_train_seconds": best["train_seconds"], "met": best["val_bpc"] <= TARGET,
-            "epochs": len(history), "parameters": metrics.get("parameters"),
-            "train_chars_per_second": metrics.get("train_chars_per_second"),
+            "epochs": len(history), "parameters": metrics.parameters,
+            "train_chars_per_second": metrics.train_chars_per_second,
             "child": child, "history": history}
     plot(history, RESULTS / "quality_15min.png", args.spec.stem)
     table(f"Held-out bpc within {BUDGET:.0f} s of training (target {TARGET})",

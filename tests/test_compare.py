@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from textgen.cli import cli
-from textgen.compare import differences, load_comparison, merge, recomputed_decoder
+from textgen.generation.timing import recomputed_decoder
+from textgen.spec.comparison import differences, load_comparison, merge
 from textgen.spec.errors import SpecError
 
 TINY = """\
@@ -89,8 +90,8 @@ def test_compare_refuses_to_overwrite_and_reuses_finished_runs(compared, tmp_pat
 
 
 def test_cached_and_recomputed_conv_decoding_give_the_same_greedy_text(compared):
-    from textgen.experiment import load_trained
     from textgen.generation.engine import Decoder
+    from textgen.rundir import load_trained
     from textgen.spec.schema import build_chain
 
     out, _ = compared
@@ -137,10 +138,10 @@ def test_comparison_files_are_checked(tmp_path):
     with pytest.raises(SpecError, match="benchmark.repeats"):
         load_comparison([write(tmp_path, TINY.replace("repeats: 1", "repeats: 0"))])
     twice = TINY.replace("- name: conv", "- name: lstm")
-    with pytest.raises(ValueError, match="lstm appears more than once"):
+    with pytest.raises(SpecError, match="lstm appears more than once"):
         load_comparison([write(tmp_path, twice)])
     plain = write(tmp_path, "name: a\ncorpus: {name: tiny}\n", "plain.yaml")
-    with pytest.raises(ValueError, match="give it alone"):
+    with pytest.raises(SpecError, match="give it alone"):
         load_comparison([write(tmp_path, TINY), plain])
 
 

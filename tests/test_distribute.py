@@ -16,7 +16,8 @@ from click.testing import CliRunner
 from pydantic import ValidationError
 
 from textgen.cli import cli
-from textgen.experiment import build, prepare_corpus
+from textgen.corpus.prepare import prepare_corpus
+from textgen.experiment import build
 from textgen.spec.schema import DistributeSpec, Spec
 from textgen.training.distribute import (
     DistributeError,

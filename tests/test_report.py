@@ -13,7 +13,7 @@ from rich.console import Console
 
 from textgen import rundir
 from textgen import spec as specs
-from textgen.generation.sample import Sample
+from textgen.records import METRICS_VERSION, RunMetrics, Sample, SettingSummary
 from textgen.report.columns import cell, corpus_row
 from textgen.report.grids import metric_grids
 from textgen.report.markdown import render
@@ -40,11 +40,16 @@ def smoke(tmp_path_factory):
 def test_run_writes_report_plot_and_corpus_reference(smoke):
     run_dir, _, shown = smoke
     saved = rundir.read_json(run_dir / rundir.METRICS)
+    assert saved["version"] == METRICS_VERSION
     assert set(saved["corpus_char_entropy"]) == {"char_entropy_1", "char_entropy_2",
                                                  "char_entropy_3"}
     windows = saved["corpus_window_char_entropy"]
     assert windows["length"] == 60 and windows["windows"] > 10
     assert all("invented_examples" in s for s in saved["settings"])
+    assert [s["sampler_config"] for s in saved["settings"]] == [
+        [{"greedy": {}}], [{"temperature": {"temperature": 0.5}}],
+        [{"temperature": {"temperature": 1.0}}], [{"uniform": {}}]]
+    assert rundir.load_metrics(run_dir) == RunMetrics.model_validate(saved)
     assert (run_dir / PLOT).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = (run_dir / rundir.REPORT).read_text()
     assert f"]({PLOT})" in report and "Invented words" in report and "<span" in report
@@ -74,7 +79,7 @@ def test_report_command_rerenders_from_saved_files(smoke):
 
 def test_tables_fit_80_columns_without_breaking_a_number(smoke):
     run_dir, _, _ = smoke
-    metrics = rundir.read_json(run_dir / rundir.METRICS)
+    metrics = rundir.load_metrics(run_dir)
     samples = [Sample.from_json(json.loads(line))
                for line in (run_dir / rundir.SAMPLES).read_text().splitlines()]
     out = io.StringIO()
@@ -100,12 +105,12 @@ def test_corpus_row_prefers_same_length_windows():
     whole = {"char_entropy_1": 4.0, "char_entropy_2": 7.0, "char_entropy_3": 9.0}
     windows = {"length": 50, "windows": 3, "char_entropy_1": [3.9, 3.8, 4.0],
                "char_entropy_2": [5.0, 5.0, 5.0], "char_entropy_3": [5.5, 5.4, 5.6]}
-    label, values = corpus_row({"corpus_char_entropy": whole,
-                                "corpus_window_char_entropy": windows})
+    label, values = corpus_row(RunMetrics(name="x", corpus_char_entropy=whole,
+                                          corpus_window_char_entropy=windows))
     assert "50" in label and values[0] == [3.9, 3.8, 4.0]
-    label, values = corpus_row({"corpus_char_entropy": whole})
+    label, values = corpus_row(RunMetrics(name="x", corpus_char_entropy=whole))
     assert label == "corpus (whole)" and values[2] == [9.0] * 3
-    assert corpus_row({}) is None
+    assert corpus_row(RunMetrics(name="x")) is None
 
 
 def test_window_char_entropy():
@@ -118,29 +123,32 @@ def test_window_char_entropy():
 
 
 def test_classify_places_plain_settings_on_the_temperature_axis():
-    assert classify("greedy") == ("greedy", 0.0)
-    assert classify("multinomial") == ("multinomial", 1.0)
-    assert classify("uniform") == ("uniform", math.inf)
-    assert classify("temperature(0.5)") == ("temperature", 0.5)
-    assert classify("temperature(1e-05)") == ("temperature", 1e-5)
-    assert classify("top_k(20) -> temperature(0.7)") is None
-    assert classify("top_p(0.9)") is None
+    assert classify([{"greedy": {}}]) == ("greedy", 0.0)
+    assert classify([{"multinomial": {}}]) == ("multinomial", 1.0)
+    assert classify([{"uniform": {}}]) == ("uniform", math.inf)
+    assert classify([{"temperature": {"temperature": 0.5}}]) == ("temperature", 0.5)
+    assert classify([{"temperature": {"temperature": 1e-5}}]) == ("temperature", 1e-5)
+    assert classify([{"top_k": {"k": 20}}, {"temperature": {"temperature": 0.7}}]) is None
+    assert classify([{"top_p": {"p": 0.9}}]) is None
+    assert classify(None) is None  # a metrics.json from before chain configs were recorded
 
 
-def _setting(label: str, value: float = 0.5) -> dict:
+def _setting(name: str, params: dict | None = None, value: float = 0.5) -> SettingSummary:
     keys = ("sampling_entropy", "model_entropy", "distinct_word_2", "real_word_share")
-    return {"sampler": label, "samples": 2, "metrics": {k: [value, value - 0.1, value + 0.1]
-                                                        for k in keys}}
+    return SettingSummary(sampler=name, sampler_config=[{name: params or {}}], samples=2,
+                          metrics={k: [value, value - 0.1, value + 0.1] for k in keys})
 
 
 def test_plot_leaves_out_other_settings_and_skips_when_none_fit(tmp_path):
-    fig = draw([_setting("greedy"), _setting("top_k(5)"), _setting("temperature(0.7)")])
+    fig = draw([_setting("greedy"), _setting("top_k", {"k": 5}),
+                _setting("temperature", {"temperature": 0.7})])
     assert fig is not None and len(fig.axes) == 3
     (tmp_path / PLOT).write_bytes(b"stale")
-    assert write_plot(tmp_path, {"name": "x", "settings": [_setting("top_k(5)")]}) is None
+    top_k = RunMetrics(name="x", settings=[_setting("top_k", {"k": 5})])
+    assert write_plot(tmp_path, top_k) is None
     assert not (tmp_path / PLOT).exists()  # no stale figure left for report.md to miss
-    assert write_plot(tmp_path, {"name": "x", "settings": [_setting("uniform")]}) == \
-        tmp_path / PLOT
+    uniform = RunMetrics(name="x", settings=[_setting("uniform")])
+    assert write_plot(tmp_path, uniform) == tmp_path / PLOT
 
 
 def test_report_without_plot_has_no_image_link(smoke):

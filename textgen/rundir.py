@@ -1,4 +1,5 @@
-"""The run directory: the names of its files, and atomic writes (temporary file, then rename).
+"""The run directory: the names of its files, atomic writes (temporary file, then rename), and
+reading a run back (its spec, model, vocabulary, metrics and samples), checked.
 
 A crash at any moment leaves each file either complete and old or complete and new.
 """
@@ -11,7 +12,16 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from textgen.errors import RunError
+from textgen.records import RunMetrics, Sample
+
+if TYPE_CHECKING:
+    import keras
+
+    from textgen.corpus.vocab import CharVocab
+    from textgen.spec.schema import Spec
 
 SPEC = "spec.yaml"
 MODEL = "model.keras"
@@ -79,3 +89,75 @@ def read_json(path: Path) -> Any:
 def is_run(path: Path) -> bool:
     """A directory holds a run once its resolved spec is written."""
     return (Path(path) / SPEC).is_file()
+
+
+def require_run(run_dir: Path) -> None:
+    """Raise a ``RunError`` unless ``run_dir`` is a textgen run directory (it has a spec)."""
+    if not is_run(run_dir):
+        raise RunError(f"{run_dir} is not a textgen run directory (it has no {SPEC}).")
+
+
+def load_spec(run_dir: Path) -> Spec:
+    """The resolved spec saved in a run directory."""
+    from textgen import spec as specs
+
+    require_run(run_dir)
+    return specs.load(Path(run_dir) / SPEC)
+
+
+def load_trained(run_dir: Path, vocab: CharVocab | None = None
+                 ) -> tuple[Spec, keras.Model, CharVocab]:
+    """The spec, model and vocabulary of a finished run, checked against each other.
+
+    With ``vocab``, also check that the run was trained on that vocabulary (to reuse its model
+    on a corpus prepared again).
+    """
+    import keras
+
+    from textgen.corpus.vocab import CharVocab
+
+    run_dir = Path(run_dir)
+    spec = load_spec(run_dir)
+    for name in (MODEL, VOCAB):
+        if not (run_dir / name).is_file():
+            raise RunError(f"{run_dir} has no {name}: its training did not finish. Resume it "
+                           f"with `textgen resume {run_dir}`.")
+    saved_vocab = CharVocab.load(run_dir / VOCAB)
+    if vocab is not None and saved_vocab != vocab:
+        raise RunError(f"{run_dir} was trained on another vocabulary ({len(saved_vocab)} "
+                       f"symbols, this corpus has {len(vocab)}); its model cannot be reused.")
+    try:
+        model = keras.models.load_model(run_dir / MODEL)
+    except Exception as err:  # keras raises several kinds for a damaged archive
+        raise RunError(f"{run_dir / MODEL} cannot be loaded as a Keras model ({err}); "
+                       "the file is damaged or not from textgen.") from err
+    if int(model.output_shape[-1]) != len(saved_vocab):
+        raise RunError(f"{run_dir}: the model predicts {model.output_shape[-1]} symbols but "
+                       f"{VOCAB} lists {len(saved_vocab)}; they come from different runs.")
+    return spec, model, saved_vocab
+
+
+def write_metrics(run_dir: Path, metrics: RunMetrics) -> None:
+    write_json(Path(run_dir) / METRICS, metrics.model_dump(mode="json"))
+
+
+def load_metrics(run_dir: Path) -> RunMetrics:
+    """A finished run's metrics.json; a ``RunError`` if the run has not finished."""
+    path = Path(run_dir) / METRICS
+    if not path.is_file():
+        raise RunError(f"{run_dir} has no {METRICS}: the run has not finished.")
+    try:
+        return RunMetrics.model_validate(read_json(path))
+    except ValueError as err:  # bad JSON or a record that does not validate
+        raise RunError(f"{path} is damaged or not from textgen: {err}") from None
+
+
+def write_samples(run_dir: Path, samples: list[Sample]) -> None:
+    write_jsonl(Path(run_dir) / SAMPLES, [s.to_json() for s in samples])
+
+
+def load_samples(run_dir: Path) -> list[Sample]:
+    """The run's samples (none if it wrote none); reads files from before ``sampler_config``."""
+    path = Path(run_dir) / SAMPLES
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    return [Sample.from_json(json.loads(line)) for line in lines if line.strip()]

@@ -17,7 +17,9 @@ err_console = Console(stderr=True)
 
 
 class TextgenGroup(click.Group):
-    """Turns user errors into a short message and exit code 2; plugins add commands."""
+    """Turns user errors into a short message and exit code 2, and any other exception into a
+    short "this is a bug" message and exit code 1 (``--debug``: the traceback); plugins add
+    commands."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -30,17 +32,29 @@ class TextgenGroup(click.Group):
                               f"with `textgen resume {where}`.", highlight=False)
             sys.exit(130)
         except Exception as exc:  # noqa: BLE001 - classified below
-            if ctx.meta.get("textgen.debug") or not _is_user_error(exc):
+            if ctx.meta.get("textgen.debug"):
                 raise
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
-            err_console.print("[dim](run with --debug for the traceback)[/]")
-            sys.exit(2)
+            if _is_user_error(exc):
+                from textgen.errors import out_of_memory
+
+                err_console.print(f"[bold red]error:[/] {out_of_memory(exc) or exc}",
+                                  highlight=False)
+                err_console.print("[dim](run with --debug for the traceback)[/]")
+                sys.exit(2)
+            what = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:300]
+            err_console.print(f"[bold red]internal error:[/] this is a bug in textgen or a "
+                              f"plugin: {what}; run with --debug for the traceback.",
+                              highlight=False)
+            sys.exit(1)
 
 
 def _is_user_error(exc: Exception) -> bool:
-    from textgen.plugins import UnknownNameError
+    """A mistake in what the user gave (a ``TextgenError``), a file the system refused to read
+    or write (``OSError`` naming it), or TensorFlow running out of memory."""
+    from textgen.errors import TextgenError, out_of_memory
 
-    return isinstance(exc, ValueError | UnknownNameError | FileNotFoundError | RuntimeError)
+    named_file = isinstance(exc, OSError) and exc.filename is not None
+    return isinstance(exc, TextgenError) or named_file or out_of_memory(exc) is not None
 
 
 def _debug_option(f):

@@ -16,17 +16,12 @@ from textgen.cli import _debug_option, cli, console
 def report(run_dir: Path) -> None:
     """Re-render RUN_DIR's tables and report from its saved results (no recomputing)."""
     from textgen import rundir
-    from textgen import spec as specs
-    from textgen.experiment import RunError, load_samples, require_run
     from textgen.report.markdown import write_report
     from textgen.report.tables import print_run
 
-    require_run(run_dir)
-    if not (run_dir / rundir.METRICS).is_file():
-        raise RunError(f"{run_dir} has no {rundir.METRICS}: the run has not finished.")
-    spec = specs.load(run_dir / rundir.SPEC)
-    metrics = rundir.read_json(run_dir / rundir.METRICS)
-    samples = load_samples(run_dir)
+    spec = rundir.load_spec(run_dir)
+    metrics = rundir.load_metrics(run_dir)
+    samples = rundir.load_samples(run_dir)
     print_run(console, metrics, samples, spec)
     write_report(run_dir, metrics, samples, spec)
 
@@ -35,9 +30,15 @@ def report(run_dir: Path) -> None:
 @click.argument("spec_path", type=click.Path(dir_okay=False, path_type=Path))
 @_debug_option
 def validate(spec_path: Path) -> None:
-    """Check SPEC_PATH without running it."""
+    """Check SPEC_PATH without running it: a spec, or a comparison file (one with `runs`)."""
     from textgen import spec as specs
+    from textgen.spec.comparison import is_comparison_file, load_comparison
 
+    if is_comparison_file(spec_path):
+        comparison = load_comparison([spec_path])
+        names = ", ".join(f"{s.name} ({s.backbone.type})" for s in comparison.specs)
+        console.print(f"[green]ok[/] {spec_path}: comparison {comparison.name}, runs {names}")
+        return
     spec = specs.load(spec_path)
     chains = ", ".join(c.label() for c in spec.generation.chains())
     console.print(f"[green]ok[/] {spec_path}: {spec.name}, backbone {spec.backbone.type}, "

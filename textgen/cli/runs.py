@@ -26,7 +26,7 @@ def run(spec_path: Path, output_dir: Path | None, overwrite: bool,
     """Train and generate as SPEC_PATH says, writing everything to a run directory."""
     from textgen import rundir
     from textgen import spec as specs
-    from textgen.experiment import RunError
+    from textgen.errors import RunError
     from textgen.experiment import run as run_experiment
 
     spec = specs.load(spec_path)
@@ -45,7 +45,7 @@ def run(spec_path: Path, output_dir: Path | None, overwrite: bool,
             raise RunError(f"{target} already holds a run. Pass --overwrite to replace it, "
                            f"or --resume {target} to continue it.")
         if rundir.is_run(target):
-            from textgen.experiment import prepare_corpus
+            from textgen.corpus.prepare import prepare_corpus
 
             prepare_corpus(spec)  # a bad corpus must not cost the old run
             _clear_run(target)
@@ -76,7 +76,7 @@ def _check_resumable(spec, run_dir: Path) -> None:
     """Refuse to continue a run's checkpoint under a spec that would train something else."""
     from textgen import rundir
     from textgen import spec as specs
-    from textgen.experiment import RunError
+    from textgen.errors import RunError
 
     saved = specs.load(run_dir / rundir.SPEC).model_dump(mode="json")
     changed = [c for c in _spec_changes(saved, spec.model_dump(mode="json"))
@@ -101,13 +101,11 @@ def _clear_run(path: Path) -> None:
 def resume(run_dir: Path) -> None:
     """Continue RUN_DIR from its last completed epoch, with its saved spec."""
     from textgen import rundir
-    from textgen import spec as specs
-    from textgen.experiment import require_run
     from textgen.experiment import run as run_experiment
 
-    require_run(run_dir)
+    spec = rundir.load_spec(run_dir)
     click.get_current_context().meta["textgen.run_dir"] = run_dir
-    run_experiment(specs.load(run_dir / rundir.SPEC), run_dir, console, resume=True)
+    run_experiment(spec, run_dir, console, resume=True)
 
 
 @cli.command()
@@ -125,7 +123,8 @@ def compare(spec_paths: tuple[Path, ...], output_dir: Path | None, reuse: bool) 
     SPEC_PATHS is one comparison file (a `base` spec and `runs` merged into it) or several
     plain spec files.
     """
-    from textgen.compare import load_comparison, run_comparison
+    from textgen.compare import run_comparison
+    from textgen.spec.comparison import load_comparison
 
     comparison = load_comparison(spec_paths)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -33,31 +33,38 @@ def generate(run_dir: Path, stages: tuple[str, ...], temperature: float | None,
              prompt: str | None, length: int, num_samples: int, seed: int, batch_size: int,
              as_json: bool, show: str, output: Path | None) -> None:
     """Sample from the model saved in RUN_DIR, without retraining."""
-    from textgen.experiment import load_samples, load_trained, prepare_prompt
+    from textgen import rundir
+    from textgen.corpus.prepare import prepare_prompt
+    from textgen.errors import PromptError, UsageError
     from textgen.generation.engine import Decoder
     from textgen.generation.sampling import generate as run_generate
     from textgen.report.surprise import surprise_text
     from textgen.spec.schema import build_chain
 
     if length < 1:
-        raise ValueError(f"--length must be at least 1, got {length}")
+        raise UsageError(f"--length must be at least 1, got {length}")
     if num_samples < 1:
-        raise ValueError(f"--num-samples must be at least 1, got {num_samples}")
+        raise UsageError(f"--num-samples must be at least 1, got {num_samples}")
     if batch_size < 1:
-        raise ValueError(f"--batch-size must be at least 1, got {batch_size}")
-    chain = build_chain(_stages(stages, temperature))
-    spec, model, vocab = load_trained(run_dir)
+        raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
+    try:
+        chain = build_chain(_stages(stages, temperature))
+    except ValueError as err:  # the stage checks speak pydantic's ValueError: a user's mistake
+        if isinstance(err, UsageError):
+            raise
+        raise UsageError(str(err)) from err
+    spec, model, vocab = rundir.load_trained(run_dir)
     if prompt is None:
-        previous = load_samples(run_dir)
+        previous = rundir.load_samples(run_dir)
         prompt = previous[0].prompt if previous else spec.generation.prompt
         if not prompt:
-            raise ValueError("give a --prompt: this run has no saved prompt to reuse")
+            raise PromptError("give a --prompt: this run has no saved prompt to reuse")
     if prompt == "":
-        raise ValueError("the prompt is empty: give at least one character")
+        raise PromptError("the prompt is empty: give at least one character")
     prompt = prepare_prompt(spec, prompt)
     missing = vocab.missing(prompt)
     if missing and spec.generation.unknown_chars == "error":
-        raise ValueError(f"the prompt has characters the model never saw: "
+        raise PromptError(f"the prompt has characters the model never saw: "
                          f"{', '.join(map(repr, missing))}. Remove them, or set "
                          "generation.unknown_chars: skip in the run's spec.")
     decoder = Decoder(model, [chain])  # compiled once, shared by every batch
@@ -67,9 +74,7 @@ def generate(run_dir: Path, stages: tuple[str, ...], temperature: float | None,
                             spec.generation.unknown_chars, decoder=decoder)
 
     def record(s) -> str:
-        return json.dumps({"prompt": s.prompt, "text": s.text, "sampler": s.sampler,
-                           "sampler_config": chain.get_config(), "seed": s.seed,
-                           "length": length})
+        return json.dumps(s.to_json())  # the same record as a run's samples.jsonl
 
     def emit(batch):
         for s in batch:
@@ -112,13 +117,15 @@ def _stages(stages: tuple[str, ...], temperature: float | None) -> list:
     """Parse --sampler values (YAML stage syntax) and fold --temperature into the chain."""
     import yaml
 
+    from textgen.errors import UsageError
+
     parsed = []
     for stage in stages:
         try:
             parsed.append(yaml.safe_load(stage))
         except yaml.YAMLError as err:
             why = getattr(err, "problem", None) or err
-            raise ValueError(f"--sampler {stage!r} is not a stage in spec syntax (a name like "
+            raise UsageError(f"--sampler {stage!r} is not a stage in spec syntax (a name like "
                              f"greedy, or 'top_k: 20'): {why}") from None
     if not parsed:  # the documented default: plain sampling, temperature 1 unless given
         parsed, temperature = ["temperature"], 1.0 if temperature is None else temperature
@@ -128,5 +135,5 @@ def _stages(stages: tuple[str, ...], temperature: float | None) -> list:
         else:
             parsed.append({"temperature": temperature})
     elif "temperature" in parsed:
-        raise ValueError("the temperature sampler needs --temperature T (T > 0)")
+        raise UsageError("the temperature sampler needs --temperature T (T > 0)")
     return parsed

@@ -13,11 +13,9 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, field_validator
 
+from textgen.errors import CorpusError
+
 MANIFEST_SUFFIXES = (".yaml", ".yml")
-
-
-class CorpusError(ValueError):
-    """A corpus could not be found, fetched, verified or read; the message says how to fix it."""
 
 
 class Preprocess(BaseModel):

@@ -14,8 +14,9 @@ import keras
 import numpy as np
 
 from textgen.corpus.vocab import CharVocab
+from textgen.errors import PromptError, UsageError
 from textgen.generation.engine import Decoder
-from textgen.generation.sample import Sample
+from textgen.records import Sample
 from textgen.samplers.base import SamplerChain
 
 PAD = 8
@@ -46,12 +47,13 @@ def generate(model: keras.Model, vocab: CharVocab, chains: Sequence[SamplerChain
              on_batch: Callable[[list[Sample]], None] | None = None) -> list[Sample]:
     """Decode every row; ``on_batch`` sees each finished batch (progress, streaming)."""
     if length < 1:
-        raise ValueError(f"length must be at least 1, got {length}")
+        raise UsageError(f"length must be at least 1, got {length}")
     decoder = decoder or Decoder(model, chains)
+    configs = [chain.get_config() for chain in chains]
     encoded = {p: vocab.encode(p, unknown=unknown) for p in {r.prompt for r in rows}}
     for prompt, ids in encoded.items():
         if len(ids) == 0:
-            raise ValueError(f"the prompt {prompt!r} has no characters the model knows")
+            raise PromptError(f"the prompt {prompt!r} has no characters the model knows")
     samples: list[Sample] = []
     by_length: dict[int, list[Row]] = {}
     for row in rows:
@@ -65,6 +67,7 @@ def generate(model: keras.Model, vocab: CharVocab, chains: Sequence[SamplerChain
                           np.array([r.seed for r in padded]), length)
             batch = [Sample(prompt=r.prompt, text=vocab.decode(out.tokens[i]),
                             sampler=chains[r.setting].label(), seed=r.seed, setting=r.setting,
+                            sampler_config=configs[r.setting],
                             model_entropy=np.maximum(out.model_entropy[i], 0).tolist(),
                             sampling_entropy=np.maximum(out.sampling_entropy[i], 0).tolist(),
                             token_logprob=out.token_logprob[i].tolist())

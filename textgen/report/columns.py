@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from textgen.records import RunMetrics, SettingSummary
+
 Column = tuple[str, str]  # (metric key, column title)
 
 # (table title, columns): the trade the seed describes, from entropy to realism.
@@ -30,8 +32,12 @@ GROUPS: list[tuple[str, list[Column]]] = [
         ("invented_words", "invented"),
     ]),
 ]
+# The comparison's sample columns: the main ones, from likelihood to realism.
+MAIN_KEYS = ("sampling_entropy", "model_entropy", "sample_nll_bpc", "distinct_word_2",
+             "repetition_4", "real_word_share")
 DIGITS = {"invented_words": 1}  # decimals shown, where not 2
 COLUMNS: list[Column] = [c for _, columns in GROUPS for c in columns]
+MAIN_COLUMNS: list[Column] = [c for key in MAIN_KEYS for c in COLUMNS if c[0] == key]
 CHAR_ENTROPY_GROUP = 1  # the group that gets the corpus's own row
 PER_TABLE = 4           # plugin columns per extra table
 
@@ -41,6 +47,11 @@ def _floats(interval: Sequence[float | None] | None) -> tuple[float, float, floa
         return math.nan, math.nan, math.nan
     mean, low, high = (math.nan if v is None else float(v) for v in interval)
     return mean, low, high
+
+
+def number(value: float | None, fmt: str) -> str:
+    """A figure formatted with ``fmt``, or ``-`` when there is none."""
+    return "-" if value is None else format(value, fmt)
 
 
 def cell(interval: Sequence[float | None] | None, digits: int = 2) -> str:
@@ -57,34 +68,34 @@ def excerpt(text: str, limit: int) -> str:
     return flat if len(flat) <= limit else flat[:limit - 1] + "…"
 
 
-def extra_columns(settings: list[dict]) -> list[Column]:
+def extra_columns(settings: list[SettingSummary]) -> list[Column]:
     """Columns for metrics registered by plugins (any key the built-in list lacks)."""
     from textgen.metrics import METRIC_INFO
 
     known = set(METRIC_INFO) | {k for k, _ in COLUMNS}
-    seen = dict.fromkeys(k for s in settings for k in s["metrics"] if k not in known)
+    seen = dict.fromkeys(k for s in settings for k in s.metrics if k not in known)
     return [(k, k) for k in seen]
 
 
-def table_groups(settings: list[dict]) -> list[tuple[str, list[Column]]]:
+def table_groups(settings: list[SettingSummary]) -> list[tuple[str, list[Column]]]:
     """The built-in groups, then plugin metrics, ``PER_TABLE`` columns to a table."""
     extra = extra_columns(settings)
     return GROUPS + [("Plugin metrics", extra[i:i + PER_TABLE])
                      for i in range(0, len(extra), PER_TABLE)]
 
 
-def corpus_row(metrics: dict) -> tuple[str, list[Sequence[float | None] | None]] | None:
+def corpus_row(metrics: RunMetrics) -> tuple[str, list[Sequence[float | None] | None]] | None:
     """The corpus's own char entropy for the char-entropy table: (label, intervals) or None.
 
     Uses windows as long as the samples when the run stored them (n-gram entropy grows with
     text length, so only equal lengths compare), else the whole training text.
     """
     keys = [k for k, _ in GROUPS[CHAR_ENTROPY_GROUP][1]]
-    windows = metrics.get("corpus_window_char_entropy")
+    windows = metrics.corpus_window_char_entropy
     if windows:
         label = f"corpus ({windows.get('windows')} × {windows.get('length')} chars)"
         return label, [windows.get(k) for k in keys]
-    whole = metrics.get("corpus_char_entropy")
+    whole = metrics.corpus_char_entropy
     if whole:
         return "corpus (whole)", [[whole.get(k)] * 3 for k in keys]
     return None

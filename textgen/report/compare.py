@@ -12,21 +12,11 @@ from rich.console import Console
 from rich.table import Table
 
 from textgen import rundir
-from textgen.report.columns import cell
+from textgen.report.columns import MAIN_COLUMNS, cell
+from textgen.report.columns import number as _num
+from textgen.report.markdown import pipe_table as _md_table
 
-# The main sample metrics, from likelihood to realism (all in each run's metrics.json).
-SAMPLE_METRICS = [
-    ("sampling_entropy", "sampling H"),
-    ("model_entropy", "model H"),
-    ("sample_nll_bpc", "sample NLL"),
-    ("distinct_word_2", "distinct word-2"),
-    ("repetition_4", "repeated word-4"),
-    ("real_word_share", "real words"),
-]
-
-
-def _num(value: float | None, fmt: str) -> str:
-    return "-" if value is None else format(value, fmt)
+SAMPLE_METRICS = MAIN_COLUMNS  # the main sample metrics, from likelihood to realism
 
 
 def model_rows(data: dict) -> list[tuple[str, list[str]]]:
@@ -119,13 +109,6 @@ def print_comparison(console: Console, data: dict) -> None:
         console.print(f"[yellow]not like for like:[/] {line}")
     for table in tables(data):
         console.print(table)
-
-
-def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    def line(values: list[str]) -> str:
-        return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
-
-    return [line(header), line(["---"] * len(header)), *(line(r) for r in rows), ""]
 
 
 def render_markdown(data: dict, plot: str | None = "comparison.png") -> str:

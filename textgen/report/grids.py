@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from textgen.generation.sample import Sample
+from textgen.records import RunMetrics, Sample, SettingSummary
 from textgen.report.columns import (
     CHAR_ENTROPY_GROUP,
     DIGITS,
@@ -30,15 +30,15 @@ class Grid:
     caption: str = ""
 
 
-def metric_grids(metrics: dict) -> list[Grid]:
+def metric_grids(metrics: RunMetrics) -> list[Grid]:
     """One grid per column group: sampler, n (first grid only), then ``mean ±h`` cells."""
-    settings = metrics.get("settings", [])
+    settings = metrics.settings
     grids = []
     for g, (title, columns) in enumerate(table_groups(settings)):
         with_n = g == 0
         headers = ["sampler", *(["n"] if with_n else []), *(t for _, t in columns)]
-        rows = [[s["sampler"], *([str(s["samples"])] if with_n else []),
-                 *(cell(s["metrics"].get(key), DIGITS.get(key, 2)) for key, _ in columns)]
+        rows = [[s.sampler, *([str(s.samples)] if with_n else []),
+                 *(cell(s.metrics.get(key), DIGITS.get(key, 2)) for key, _ in columns)]
                 for s in settings]
         grid = Grid(title, headers, rows, [False] + [True] * (len(headers) - 1))
         reference = corpus_row(metrics) if g == CHAR_ENTROPY_GROUP else None
@@ -51,25 +51,25 @@ def metric_grids(metrics: dict) -> list[Grid]:
     return grids
 
 
-def invented_grid(metrics: dict, shown: int = INVENTED_SHOWN) -> Grid | None:
+def invented_grid(metrics: RunMetrics, shown: int = INVENTED_SHOWN) -> Grid | None:
     """A few invented words (not in the training text) per setting; None for older runs."""
-    settings = metrics.get("settings", [])
-    if not any("invented_examples" in s for s in settings):
+    settings = metrics.settings
+    if not any("invented_examples" in s.model_fields_set for s in settings):
         return None
-    rows = [[s["sampler"], ", ".join(s.get("invented_examples", [])[:shown]) or "-"]
+    rows = [[s.sampler, ", ".join(s.invented_examples[:shown]) or "-"]
             for s in settings]
     return Grid("Invented words (first seen, per setting)", ["sampler", "examples"], rows,
                 [False, False])
 
 
-def excerpt_grid(settings: list[dict], samples: list[Sample], limit: int) -> Grid:
+def excerpt_grid(settings: list[SettingSummary], samples: list[Sample], limit: int) -> Grid:
     """The first sample of every setting, shortened to ``limit`` characters."""
     rows = []
     firsts = []
     for k, setting in enumerate(settings):
         first = next((s for s in samples if s.setting == k), None)
         firsts.append(first)
-        rows.append([setting["sampler"], str(first.seed) if first else "-",
+        rows.append([setting.sampler, str(first.seed) if first else "-",
                      excerpt(first.text, limit) if first else ""])
     prompts = {s.prompt for s in firsts if s is not None}
     caption = (f"continuing: {excerpt(prompts.pop(), limit)}" if len(prompts) == 1 else "")

@@ -7,7 +7,8 @@ import math
 from pathlib import Path
 
 from textgen import rundir
-from textgen.generation.sample import Sample
+from textgen.records import RunMetrics, Sample
+from textgen.report.columns import number as _num
 from textgen.report.grids import Grid, excerpt_grid, invented_grid, metric_grids
 from textgen.report.plots import PLOT, write_plot
 from textgen.report.surprise import legend_html, surprise_html
@@ -16,6 +17,11 @@ from textgen.spec.schema import Spec
 
 def _row(values: list[str]) -> str:
     return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
+
+
+def pipe_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A plain Markdown pipe table (cells escaped), then a blank line."""
+    return [_row(header), _row(["---"] * len(header)), *(_row(r) for r in rows), ""]
 
 
 def grid_markdown(grid: Grid, code_first: bool = True) -> list[str]:
@@ -33,8 +39,8 @@ def grid_markdown(grid: Grid, code_first: bool = True) -> list[str]:
     return [*lines, ""]
 
 
-def _corpus_line(metrics: dict) -> list[str]:
-    whole = metrics.get("corpus_char_entropy")
+def _corpus_line(metrics: RunMetrics) -> list[str]:
+    whole = metrics.corpus_char_entropy
     if not whole:
         return []
     values = ", ".join(f"H{k[-1]} {v:.2f}" for k, v in whole.items()
@@ -42,16 +48,17 @@ def _corpus_line(metrics: dict) -> list[str]:
     return [f"- training text's char n-gram entropy (whole text, bits): {values}"]
 
 
-def render(metrics: dict, samples: list[Sample], spec: Spec, plot: str | None = None) -> str:
+def render(metrics: RunMetrics, samples: list[Sample], spec: Spec, plot: str | None = None) -> str:
     """report.md as a string; ``plot`` is the figure's file name beside it, if there is one."""
-    val = metrics.get("val_bpc")
+    m = metrics
+    val = m.val_bpc
     lines = [
-        f"# Run `{metrics['name']}`", "",
+        f"# Run `{m.name}`", "",
         f"- held-out bits/char: **{val:.4f}**" if val is not None else "- held-out: -",
-        f"- epochs: {metrics['epochs']}, training {metrics['train_seconds']:.1f} s, "
-        f"{metrics['train_chars_per_second']:,.0f} chars/s",
-        f"- parameters: {metrics['parameters']:,}, vocabulary {metrics['vocab_size']}",
-        f"- generation: {metrics['generation_chars_per_second']:,.0f} chars/s",
+        f"- epochs: {m.epochs}, training {m.train_seconds:.1f} s, "
+        f"{_num(m.train_chars_per_second, ',.0f')} chars/s",
+        f"- parameters: {m.parameters:,}, vocabulary {m.vocab_size}",
+        f"- generation: {_num(m.generation_chars_per_second, ',.0f')} chars/s",
         *_corpus_line(metrics), "",
         "## Samplers", "",
     ]
@@ -62,8 +69,7 @@ def render(metrics: dict, samples: list[Sample], spec: Spec, plot: str | None = 
     invented = invented_grid(metrics)
     if invented:
         lines += grid_markdown(invented)
-    settings = metrics.get("settings", [])
-    lines += grid_markdown(excerpt_grid(settings, samples, spec.report.excerpt_chars))
+    lines += grid_markdown(excerpt_grid(m.settings, samples, spec.report.excerpt_chars))
     lines += ["## Samples", "",
               "Each generated character is coloured by its probability under the model "
               "(temperature 1):", "", legend_html(), ""]
@@ -73,7 +79,7 @@ def render(metrics: dict, samples: list[Sample], spec: Spec, plot: str | None = 
     return "\n".join(lines)
 
 
-def write_report(run_dir: Path, metrics: dict, samples: list[Sample], spec: Spec) -> None:
+def write_report(run_dir: Path, metrics: RunMetrics, samples: list[Sample], spec: Spec) -> None:
     """Write the figure (entropy_report.png, when any setting can be plotted) and report.md."""
     plot = write_plot(run_dir, metrics)
     rundir.write_text(Path(run_dir) / rundir.REPORT,

@@ -2,20 +2,22 @@
 
 Temperature settings make the lines; greedy (the T -> 0 limit) is a square at T = 0,
 multinomial a diamond at T = 1, and uniform (the T -> inf limit) a dotted level line. Other
-settings (chains, truncation, plugins) are left out. Drawn from metrics.json alone, with
+settings (chains, truncation, plugins) are left out. Each setting is placed by its recorded
+chain config (``sampler_config``), not by its label. Drawn from metrics.json alone, with
 matplotlib's Agg canvas, imported only when a figure is drawn.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
+from typing import Any
 
 from textgen import rundir
+from textgen.records import RunMetrics, SettingSummary, StageConfig
 
 PLOT = "entropy_report.png"
-_TEMPERATURE = re.compile(r"^temperature\(([^()]+)\)$")
+LIMITS = {"greedy": 0.0, "multinomial": 1.0, "uniform": math.inf}
 # (panel title, [(metric key, legend name)], y range or None)
 PANELS = [
     ("Entropy (bits/char)", [("sampling_entropy", "sampling H"), ("model_entropy", "model H")],
@@ -25,33 +27,35 @@ PANELS = [
 ]
 
 
-def classify(label: str) -> tuple[str, float] | None:
-    """A setting's place on the temperature axis: ``("temperature", T)``, ``("greedy", 0)``,
-    ``("multinomial", 1)``, ``("uniform", inf)``; None for anything else."""
-    if label in ("greedy", "multinomial", "uniform"):
-        return label, {"greedy": 0.0, "multinomial": 1.0, "uniform": math.inf}[label]
-    match = _TEMPERATURE.match(label)
-    if match:
-        try:
-            return "temperature", float(match.group(1))
-        except ValueError:
-            return None
+def classify(config: list[StageConfig] | None) -> tuple[str, float] | None:
+    """A chain's place on the temperature axis: ``("temperature", T)``, ``("greedy", 0)``,
+    ``("multinomial", 1)``, ``("uniform", inf)``; None for anything else (several stages,
+    other samplers, or a file from before chain configs were recorded)."""
+    if not config or len(config) != 1 or len(config[0]) != 1:
+        return None
+    (name, params), = config[0].items()
+    if name in LIMITS:
+        return name, LIMITS[name]
+    value: Any = (params or {}).get("temperature")
+    if name == "temperature" and isinstance(value, int | float):
+        return "temperature", float(value)
     return None
 
 
-def _interval(setting: dict, key: str) -> tuple[float, float, float]:
-    values = setting["metrics"].get(key) or [None] * 3
+def _interval(setting: SettingSummary, key: str) -> tuple[float, float, float]:
+    values = setting.metrics.get(key) or [None] * 3
     mean, low, high = (math.nan if v is None else float(v) for v in values)
     return mean, low, high
 
 
-def plottable(settings: list[dict]) -> list[tuple[str, float, dict]]:
+def plottable(settings: list[SettingSummary]) -> list[tuple[str, float, SettingSummary]]:
     """``(kind, T, setting)`` for every setting the figure can place, by temperature."""
-    placed = [(*kind, s) for s in settings if (kind := classify(s["sampler"])) is not None]
+    placed = [(*kind, s) for s in settings if (kind := classify(s.sampler_config)) is not None]
     return sorted(placed, key=lambda p: (p[1], p[0]))
 
 
-def _panel(ax, points: list[tuple[str, float, dict]], key: str, colour: str, name: str) -> None:
+def _panel(ax, points: list[tuple[str, float, SettingSummary]], key: str, colour: str,
+           name: str) -> None:
     temps = [(t, _interval(s, key)) for kind, t, s in points if kind == "temperature"]
     if temps:
         xs = [t for t, _ in temps]
@@ -70,7 +74,7 @@ def _panel(ax, points: list[tuple[str, float, dict]], key: str, colour: str, nam
             ax.axhline(mean, color=colour, ls=":", lw=1.5)
 
 
-def draw(settings: list[dict], title: str = ""):
+def draw(settings: list[SettingSummary], title: str = ""):
     """The figure (a matplotlib ``Figure``), or None when no setting can be placed."""
     points = plottable(settings)
     if not points:
@@ -103,10 +107,9 @@ def draw(settings: list[dict], title: str = ""):
     return fig
 
 
-def write_plot(run_dir: Path, metrics: dict) -> Path | None:
+def write_plot(run_dir: Path, metrics: RunMetrics) -> Path | None:
     """Draw ``entropy_report.png`` into ``run_dir`` (atomically); None when there is no plot."""
-    fig = draw(metrics.get("settings", []), f"Run {metrics.get('name', '')}: samplers by "
-                                             "temperature")
+    fig = draw(metrics.settings, f"Run {metrics.name}: samplers by temperature")
     path = Path(run_dir) / PLOT
     if fig is None:
         path.unlink(missing_ok=True)  # a figure from an earlier report would be stale

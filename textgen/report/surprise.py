@@ -8,7 +8,7 @@ import math
 
 from rich.text import Text
 
-from textgen.generation.sample import Sample
+from textgen.records import Sample
 
 # (lowest probability, rich style, html colour), most likely first
 BANDS = [(0.5, "green", "#2e7d32"), (0.1, "yellow", "#b58900"), (0.01, "dark_orange", "#e65100"),

@@ -6,29 +6,26 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from textgen.generation.sample import Sample
+from textgen.records import RunMetrics, Sample
+from textgen.report.columns import number as _num
 from textgen.report.grids import Grid, excerpt_grid, invented_grid, metric_grids
 from textgen.spec.schema import Spec
 
 
-def _num(value: float | None, fmt: str) -> str:
-    return "-" if value is None else format(value, fmt)
-
-
-def training_table(metrics: dict) -> Table:
-    table = Table(title=f"Training: {metrics['name']}", show_header=False)
+def training_table(metrics: RunMetrics) -> Table:
+    table = Table(title=f"Training: {metrics.name}", show_header=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
     rows = [
-        ("held-out bits/char (last epoch)", _num(metrics.get("val_bpc"), ".4f")),
-        ("best held-out bits/char", _num(metrics.get("best_val_bpc"), ".4f")),
-        ("epochs", str(metrics.get("epochs"))),
-        ("training time", f"{_num(metrics.get('train_seconds'), '.1f')} s"),
-        ("training chars/s", _num(metrics.get("train_chars_per_second"), ",.0f")),
-        ("parameters", _num(metrics.get("parameters"), ",")),
-        ("vocabulary", str(metrics.get("vocab_size"))),
-        ("corpus chars", _num(metrics.get("corpus_chars"), ",")),
-        ("generation chars/s", _num(metrics.get("generation_chars_per_second"), ",.0f")),
+        ("held-out bits/char (last epoch)", _num(metrics.val_bpc, ".4f")),
+        ("best held-out bits/char", _num(metrics.best_val_bpc, ".4f")),
+        ("epochs", str(metrics.epochs)),
+        ("training time", f"{_num(metrics.train_seconds, '.1f')} s"),
+        ("training chars/s", _num(metrics.train_chars_per_second, ",.0f")),
+        ("parameters", _num(metrics.parameters, ",")),
+        ("vocabulary", str(metrics.vocab_size)),
+        ("corpus chars", _num(metrics.corpus_chars, ",")),
+        ("generation chars/s", _num(metrics.generation_chars_per_second, ",.0f")),
     ]
     for name, value in rows:
         table.add_row(name, value)
@@ -55,18 +52,18 @@ def grid_table(grid: Grid, wrap_last: bool = False) -> Table:
     return table
 
 
-def samplers_tables(metrics: dict, samples: list[Sample], excerpt_chars: int) -> list[Table]:
+def samplers_tables(metrics: RunMetrics, samples: list[Sample], excerpt_chars: int) -> list[Table]:
     """The metric tables, then invented words and excerpts."""
     tables = [grid_table(g) for g in metric_grids(metrics)]
     invented = invented_grid(metrics)
     if invented:
         tables.append(grid_table(invented, wrap_last=True))
-    tables.append(grid_table(excerpt_grid(metrics.get("settings", []), samples, excerpt_chars),
+    tables.append(grid_table(excerpt_grid(metrics.settings, samples, excerpt_chars),
                              wrap_last=True))
     return tables
 
 
-def print_run(console: Console, metrics: dict, samples: list[Sample], spec: Spec) -> None:
+def print_run(console: Console, metrics: RunMetrics, samples: list[Sample], spec: Spec) -> None:
     console.print(training_table(metrics))
     for table in samplers_tables(metrics, samples, spec.report.excerpt_chars):
         console.print(table)

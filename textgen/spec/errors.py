@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from textgen.errors import TextgenError
+
 Positions = Mapping[tuple[Any, ...], tuple[int, int]]
 
 # Pydantic prefixes messages from user validators; the prefix tells a spec author nothing.
@@ -45,7 +47,7 @@ class Problem:
         return f"{place}: {self.message}"
 
 
-class SpecError(ValueError):
+class SpecError(TextgenError, ValueError):
     """A spec could not be loaded; ``problems`` lists every reason, in document order."""
 
     def __init__(self, problems: Iterable[Problem], file: str | None = None) -> None:

@@ -187,8 +187,8 @@ def loads_spec(text: str, model_cls: type[M], file: str | None = "<string>") -> 
     return validate(model_cls, data, positions, file)
 
 
-def load_spec(path: str | Path, model_cls: type[M]) -> M:
-    """Read, parse and validate a YAML spec file; any failure is a SpecError naming the file."""
+def read_yaml_file(path: str | Path) -> tuple[Any, Positions]:
+    """Read and parse a YAML spec file (UTF-8, a BOM allowed); any failure is a SpecError."""
     path = Path(path)
     file = str(path)
     try:
@@ -204,4 +204,10 @@ def load_spec(path: str | Path, model_cls: type[M]) -> M:
         line = raw.count(b"\n", 0, err.start) + 1
         raise SpecError.one(f"the spec file is not UTF-8 text (byte 0x{raw[err.start]:02x} "
                             f"at offset {err.start})", file=file, line=line) from None
-    return loads_spec(text, model_cls, file)
+    return load_yaml_with_positions(text, file)
+
+
+def load_spec(path: str | Path, model_cls: type[M]) -> M:
+    """Read, parse and validate a YAML spec file; any failure is a SpecError naming the file."""
+    data, positions = read_yaml_file(path)
+    return validate(model_cls, data, positions, str(path))

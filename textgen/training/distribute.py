@@ -194,3 +194,12 @@ def _agree(strategy: tf.distribute.Strategy):
         return strategy.reduce(SUM, strategy.run(tf.identity, args=(flag,)), axis=None)
 
     return lambda flag: bool(votes(tf.constant(float(flag))) > 0)
+
+
+def describe_device() -> str:
+    """The accelerators TensorFlow sees by name, else the CPU and its core count."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        return ", ".join(tf.config.experimental.get_device_details(g).get("device_name", g.name)
+                         for g in gpus)
+    return f"CPU ({os.cpu_count()} cores)"
