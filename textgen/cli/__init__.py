@@ -35,10 +35,12 @@ class TextgenGroup(click.Group):
             if ctx.meta.get("textgen.debug"):
                 raise
             if _is_user_error(exc):
+                from rich.markup import escape  # messages quote YAML: [a, b] is not markup
+
                 from textgen.errors import out_of_memory
 
-                err_console.print(f"[bold red]error:[/] {out_of_memory(exc) or exc}",
-                                  highlight=False)
+                message = escape(str(out_of_memory(exc) or exc))
+                err_console.print(f"[bold red]error:[/] {message}", highlight=False)
                 err_console.print("[dim](run with --debug for the traceback)[/]")
                 sys.exit(2)
             what = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:300]

@@ -28,18 +28,20 @@ def report(run_dir: Path) -> None:
 
 @cli.command()
 @click.argument("spec_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Change one spec value before validation, as for `run` (repeatable).")
 @_debug_option
-def validate(spec_path: Path) -> None:
+def validate(spec_path: Path, overrides: tuple[str, ...]) -> None:
     """Check SPEC_PATH without running it: a spec, or a comparison file (one with `runs`)."""
-    from textgen import spec as specs
     from textgen.spec.comparison import is_comparison_file, load_comparison
+    from textgen.spec.overrides import load_with_overrides
 
     if is_comparison_file(spec_path):
-        comparison = load_comparison([spec_path])
+        comparison = load_comparison([spec_path], overrides)
         names = ", ".join(f"{s.name} ({s.backbone.type})" for s in comparison.specs)
         console.print(f"[green]ok[/] {spec_path}: comparison {comparison.name}, runs {names}")
         return
-    spec = specs.load(spec_path)
+    spec = load_with_overrides(spec_path, overrides)
     chains = ", ".join(c.label() for c in spec.generation.chains())
     console.print(f"[green]ok[/] {spec_path}: {spec.name}, backbone {spec.backbone.type}, "
                   f"samplers {chains}")

@@ -20,16 +20,19 @@ from textgen.cli import _debug_option, cli, console
 @click.option("--from-run", "trained", type=click.Path(file_okay=False, path_type=Path),
               help="Reuse this finished run's model instead of training: a new sampler sweep "
                    "(SPEC_PATH's generation settings) on the same model.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Change one spec value before validation, e.g. training.epochs=4 or "
+                   "'generation.samplers=[greedy, {temperature: 0.5}]' (repeatable).")
 @_debug_option
 def run(spec_path: Path, output_dir: Path | None, overwrite: bool,
-        resume_dir: Path | None, trained: Path | None) -> None:
+        resume_dir: Path | None, trained: Path | None, overrides: tuple[str, ...]) -> None:
     """Train and generate as SPEC_PATH says, writing everything to a run directory."""
     from textgen import rundir
-    from textgen import spec as specs
     from textgen.errors import RunError
     from textgen.experiment import run as run_experiment
+    from textgen.spec.overrides import load_with_overrides
 
-    spec = specs.load(spec_path)
+    spec = load_with_overrides(spec_path, overrides)
     if trained is not None and resume_dir is not None:
         raise click.UsageError("--from-run and --resume do not go together")
     if resume_dir is not None:
@@ -116,8 +119,12 @@ def resume(run_dir: Path) -> None:
                    "(default: runs/compare-<timestamp>/).")
 @click.option("--reuse", is_flag=True,
               help="Keep runs already finished in --output-dir instead of training them again.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Change one spec value before validation, e.g. training.epochs=4 or "
+                   "'generation.samplers=[greedy, {temperature: 0.5}]' (repeatable).")
 @_debug_option
-def compare(spec_paths: tuple[Path, ...], output_dir: Path | None, reuse: bool) -> None:
+def compare(spec_paths: tuple[Path, ...], output_dir: Path | None, reuse: bool,
+            overrides: tuple[str, ...]) -> None:
     """Train several specs alike and compare them side by side: bpc, speed, samples.
 
     SPEC_PATHS is one comparison file (a `base` spec and `runs` merged into it) or several
@@ -126,7 +133,7 @@ def compare(spec_paths: tuple[Path, ...], output_dir: Path | None, reuse: bool) 
     from textgen.compare import run_comparison
     from textgen.spec.comparison import load_comparison
 
-    comparison = load_comparison(spec_paths)
+    comparison = load_comparison(spec_paths, overrides)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     target = output_dir or Path("runs") / f"compare-{stamp}"
     names = ", ".join(s.name for s in comparison.specs)

@@ -1,7 +1,8 @@
 """Per-sample and per-setting metric tables: what a report shows for each sampler setting.
 
-``sample_metrics`` flattens one generated ``Sample`` into named numbers and ``setting_metrics``
-aggregates them into (mean, low, high) intervals.
+``sample_metrics`` flattens one generated ``Sample`` into named numbers, ``setting_rows`` does
+it for all the samples of a setting at once (self-BLEU needs them all, the judge scores them in
+one call), and ``setting_metrics`` aggregates the rows into (mean, low, high) intervals.
 """
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 
+from textgen.metrics.index import TrainingIndex, as_index
+from textgen.metrics.judge import judge_bpc
+from textgen.metrics.selfbleu import self_bleu
 from textgen.metrics.stats import mean_ci
 from textgen.metrics.text import (
     char_ngram_entropy,
@@ -18,11 +22,14 @@ from textgen.metrics.text import (
     invented_words,
     real_word_share,
     repetition,
+    words,
 )
+from textgen.metrics.zipf import zipf_slope
 from textgen.records import Sample
 
 Interval = tuple[float, float, float]
 MetricFn = Callable[[Sample], float]
+Reference = TrainingIndex | frozenset[str] | None  # an index, a bare word vocabulary, nothing
 
 
 METRIC_INFO: dict[str, str] = {
@@ -37,6 +44,11 @@ METRIC_INFO: dict[str, str] = {
     "real_word_share": "words of the sample found in the training text (share)",
     "invented_words": "distinct words not in the training text (count)",
     **{f"char_entropy_{n}": f"entropy of the char {n}-gram frequencies (bits)" for n in (1, 2, 3)},
+    "copy_rate": "char windows (16 by default) found verbatim in the training text (share)",
+    "longest_copy": "longest span found verbatim in the training text, 0 if < window (chars)",
+    "zipf_slope": "slope of log word count against log rank, least squares",
+    "self_bleu": "BLEU-4 against the other samples of the setting (at most 50) (share)",
+    "judge_bpc": "bits per char under the Kneser-Ney n-gram of the training text (bits/char)",
     **{
         f"pooled_distinct_{n}": f"distinct char {n}-grams across all samples of a setting (share)"
         for n in (1, 2, 3, 4)
@@ -50,16 +62,8 @@ def _mean(values: list[float]) -> float:
     return math.fsum(values) / len(values) if len(values) else math.nan
 
 
-def sample_metrics(
-    sample: Sample,
-    vocabulary: frozenset[str] | None,
-    extra: Mapping[str, MetricFn] | None = None,
-) -> dict[str, float]:
-    """The built-in metrics of one sample (keys as in ``METRIC_INFO``), plus ``extra`` ones.
-
-    Realism metrics read words whole across the prompt boundary (see ``complete_words``) and
-    are NaN without a ``vocabulary``; means over empty per-step lists are NaN.
-    """
+def _own_metrics(sample: Sample, index: TrainingIndex) -> dict[str, float]:
+    """Every built-in metric that needs the sample alone (all but self-BLEU and the judge)."""
     text = sample.text
     out: dict[str, float] = {
         "model_entropy": _mean(sample.model_entropy),
@@ -68,43 +72,97 @@ def sample_metrics(
     }
     for n in (1, 2, 3, 4):
         out[f"distinct_{n}"] = distinct_n(text, n, "char")
+    text_words = words(text)
     out["distinct_word_1"] = distinct_n(text, 1, "word")
     out["distinct_word_2"] = distinct_n(text, 2, "word")
     out["repetition_4"] = repetition(text, 4)
     out["compression_ratio"] = compression_ratio(text)
-    if vocabulary is None:
+    if index.vocabulary is None:
         out["real_word_share"] = out["invented_words"] = math.nan
     else:
         found = complete_words(text, sample.prompt)
-        out["real_word_share"] = real_word_share(found, vocabulary)
-        out["invented_words"] = float(len(invented_words(found, vocabulary)))
+        out["real_word_share"] = real_word_share(found, index.vocabulary)
+        out["invented_words"] = float(len(invented_words(found, index.vocabulary)))
     out.update(corpus_char_entropy(text))
+    if index.copies is None:
+        out["copy_rate"] = out["longest_copy"] = math.nan
+    else:
+        rate, longest = index.copies.copy_stats(text)
+        out["copy_rate"], out["longest_copy"] = rate, float(longest)
+    out["zipf_slope"] = zipf_slope(text_words)
+    return out
+
+
+def _add_extra(out: dict[str, float], sample: Sample, extra: Mapping[str, MetricFn] | None) -> None:
     for name, fn in (extra or {}).items():
         if name in out:
             raise ValueError(f"extra metric {name!r} clashes with a built-in metric")
         out[name] = float(fn(sample))
+
+
+def sample_metrics(
+    sample: Sample,
+    reference: Reference,
+    extra: Mapping[str, MetricFn] | None = None,
+) -> dict[str, float]:
+    """The built-in metrics of one sample (keys as in ``SAMPLE_KEYS``), plus ``extra`` ones.
+
+    ``reference`` is the training text's ``TrainingIndex`` (or just its word vocabulary):
+    metrics whose part of it is missing are NaN. Realism metrics read words whole across the
+    prompt boundary (see ``complete_words``); means over empty per-step lists are NaN;
+    ``self_bleu`` needs the other samples of the setting, so it is NaN here (``setting_rows``).
+    """
+    index = as_index(reference)
+    out = _own_metrics(sample, index)
+    out["self_bleu"] = math.nan
+    out["judge_bpc"] = (judge_bpc(index.judge, [sample.text], [sample.prompt])[0]
+                        if index.judge is not None else math.nan)
+    _add_extra(out, sample, extra)
+    return out
+
+
+def setting_rows(
+    samples: Iterable[Sample],
+    reference: Reference,
+    extra: Mapping[str, MetricFn] | None = None,
+) -> list[dict[str, float]]:
+    """``sample_metrics`` of every sample of one setting, with self-BLEU among them (the first
+    ``self_bleu_samples``) and the judge scoring them all in one call."""
+    samples = list(samples)
+    index = as_index(reference)
+    rows = [_own_metrics(s, index) for s in samples]
+    texts = [s.text for s in samples]
+    bleu = self_bleu(texts, index.self_bleu_samples)
+    judged = (judge_bpc(index.judge, texts, [s.prompt for s in samples])
+              if index.judge is not None else [math.nan] * len(samples))
+    for row, sample, b, j in zip(rows, samples, bleu, judged, strict=True):
+        row["self_bleu"], row["judge_bpc"] = b, j
+        _add_extra(row, sample, extra)
+    return rows
+
+
+def aggregate(rows: list[dict[str, float]], texts: list[str], keys: Iterable[str],
+              confidence: float = 0.95) -> dict[str, Interval]:
+    """(mean, low, high) of each key over the rows, by ``mean_ci``, and
+    ``pooled_distinct_1..4``: distinct char n-grams pooled across all ``texts``, as (v, v, v)."""
+    out = {k: mean_ci([r[k] for r in rows], confidence) for k in keys}
+    for n in (1, 2, 3, 4):
+        v = distinct_n(texts, n, "char")
+        out[f"pooled_distinct_{n}"] = (v, v, v)
     return out
 
 
 def setting_metrics(
     samples: Iterable[Sample],
-    vocabulary: frozenset[str] | None,
+    reference: Reference,
     extra: Mapping[str, MetricFn] | None = None,
     confidence: float = 0.95,
 ) -> dict[str, Interval]:
-    """Per-metric (mean, low, high) over the samples of one setting, by ``mean_ci``.
-
-    Adds ``pooled_distinct_1..4``: distinct char n-grams pooled across all samples, as (v, v, v).
-    """
+    """Per-metric (mean, low, high) over the samples of one setting: ``setting_rows``, then
+    ``aggregate`` (which adds the pooled distinct-n)."""
     samples = list(samples)
-    rows = [sample_metrics(s, vocabulary, extra) for s in samples]
-    keys = [*SAMPLE_KEYS, *(extra or {})]
-    out = {k: mean_ci([r[k] for r in rows], confidence) for k in keys}
-    texts = [s.text for s in samples]
-    for n in (1, 2, 3, 4):
-        v = distinct_n(texts, n, "char")
-        out[f"pooled_distinct_{n}"] = (v, v, v)
-    return out
+    rows = setting_rows(samples, reference, extra)
+    return aggregate(rows, [s.text for s in samples], [*SAMPLE_KEYS, *(extra or {})], confidence)
 
 
 def corpus_char_entropy(text: str) -> dict[str, float]:

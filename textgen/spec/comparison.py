@@ -17,6 +17,10 @@ from pydantic import Field, PositiveInt, ValidationError
 
 from textgen.spec.errors import Problem, SpecError, format_validation_error
 from textgen.spec.loader import Positions, read_yaml_file, validate
+from textgen.spec.overrides import Override, blame
+from textgen.spec.overrides import apply as apply_overrides
+from textgen.spec.overrides import parse_all as parse_overrides
+from textgen.spec.overrides import validate as validate_overridden
 from textgen.spec.schema import Section, Spec
 
 # Settings that must agree for a like-for-like comparison (the first differing one is reported).
@@ -83,14 +87,16 @@ def _entry_positions(positions: Positions, i: int, data: Any) -> Positions:
     return out
 
 
-def _specs_of(file: CompareFile, positions: Positions, path: str) -> list[Spec]:
+def _specs_of(file: CompareFile, positions: Positions, path: str,
+              overrides: Sequence[Override] = ()) -> list[Spec]:
     specs, problems = [], []
     for i, entry in enumerate(file.runs):
-        data = merge(file.base, entry)
+        data = apply_overrides(merge(file.base, entry), overrides)
         try:
             specs.append(Spec.model_validate(data))
         except ValidationError as err:
-            found = format_validation_error(err, _entry_positions(positions, i, data), path)
+            found = blame(format_validation_error(err, _entry_positions(positions, i, data),
+                                                  path), overrides)
             problems += [Problem(f"runs.{i}" + (f".{p.path}" if p.path else ""), p.line,
                                  p.column, p.message, path) for p in found.problems]
     if problems:
@@ -98,8 +104,10 @@ def _specs_of(file: CompareFile, positions: Positions, path: str) -> list[Spec]:
     return specs
 
 
-def load_comparison(paths: Sequence[Path]) -> Comparison:
-    """One comparison file (with ``runs``), or several plain spec files, checked and named."""
+def load_comparison(paths: Sequence[Path], overrides: Sequence[str] = ()) -> Comparison:
+    """One comparison file (with ``runs``), or several plain spec files, checked and named;
+    ``overrides`` (``--set KEY=VALUE``) apply to every run's spec."""
+    changes = parse_overrides(overrides)
     if not paths:
         raise SpecError.one("give a comparison file or at least one spec file")
     loaded = [(Path(p), *read_yaml_file(p)) for p in paths]
@@ -110,9 +118,11 @@ def load_comparison(paths: Sequence[Path]) -> Comparison:
     if files:
         path, data, positions = loaded[0]
         file = validate(CompareFile, data, positions, str(path))
-        comparison = Comparison(file.name, _specs_of(file, positions, str(path)), file.benchmark)
+        comparison = Comparison(file.name, _specs_of(file, positions, str(path), changes),
+                                file.benchmark)
     else:
-        comparison = Comparison("compare", [validate(Spec, data, positions, str(p))
+        comparison = Comparison("compare", [validate_overridden(Spec, data, positions, str(p),
+                                                                changes)
                                             for p, data, positions in loaded], BenchmarkSpec())
     names = [s.name for s in comparison.specs]
     if len(set(names)) < len(names):

@@ -21,6 +21,7 @@ from pydantic import (
 
 from textgen.plugins import UnknownNameError, registry
 from textgen.samplers.base import Sampler, SamplerChain
+from textgen.spec.report import ReportSpec
 
 
 class Section(BaseModel):
@@ -226,10 +227,6 @@ class GenerationSpec(Section):
         return [build_chain(setting) for setting in self.samplers]
 
 
-class ReportSpec(Section):
-    excerpt_chars: int = Field(100, ge=10, description="sample excerpt shown in tables")
-
-
 class Spec(Section):
     """A whole experiment: corpus -> backbone -> training -> generation -> report."""
 
@@ -242,3 +239,19 @@ class Spec(Section):
     generation: GenerationSpec = GenerationSpec()
     report: ReportSpec = ReportSpec()
     output_dir: str = Field("runs", description="runs go to <output_dir>/<name>-<timestamp>/")
+
+    @model_validator(mode="after")
+    def _comparable(self) -> Spec:
+        if self.report.compare is not None:
+            if not self.generation.coupled:
+                raise ValueError("report.compare needs generation.coupled: true: paired "
+                                 "differences pair samples with the same prompt and seed")
+            self.compare_pairs()  # every named setting exists
+        return self
+
+    def compare_pairs(self) -> list[tuple[int, int]]:
+        """``report.compare`` as (setting, baseline) indices into ``generation.samplers``."""
+        if self.report.compare is None:
+            return []
+        labels = [chain.label() for chain in self.generation.chains()]
+        return self.report.compare.resolve(labels, lambda ref: build_chain(ref).label())
