@@ -14,16 +14,18 @@ from rich.console import Console
 
 from textgen import rundir
 from textgen import spec as specs
-from textgen.corpus.prepare import draw_prompts, prepare_corpus, prepare_prompt
+from textgen.corpus.prepare import Corpus, draw_prompts, prepare_corpus, prepare_prompt
 from textgen.corpus.vocab import CharVocab
 from textgen.errors import RunError
+from textgen.generation.reading import read_texts
 from textgen.generation.sampling import generate, plan_rows
-from textgen.metrics import complete_words, invented_words, setting_metrics, word_vocabulary
+from textgen.metrics import TrainingIndex
+from textgen.metrics.sweep import summarize_sweep
 from textgen.model import build_model, parts
 from textgen.plugins import registry
-from textgen.records import RunMetrics, Sample, SettingSummary
+from textgen.records import RunMetrics, Sample
 from textgen.report.markdown import write_report
-from textgen.report.reference import corpus_reference
+from textgen.report.reference import corpus_reference, held_out_pieces
 from textgen.report.tables import print_run
 from textgen.samplers.base import SamplerChain
 from textgen.spec.schema import Spec
@@ -111,7 +113,7 @@ def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False,
         generation_seconds=gen_seconds,
         generation_chars_per_second=len(samples) * g.length / gen_seconds,
         diverged=result.diverged,
-        settings=summarize(samples, chains, word_vocabulary(corpus.train_text)),
+        **sample_report(spec, model, corpus, samples, chains),
         **corpus_reference(corpus.train_text, g.length),
     )
     rundir.write_metrics(run_dir, metrics)
@@ -120,25 +122,24 @@ def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False,
     return metrics
 
 
-def summarize(samples: list[Sample], chains: list[SamplerChain], words: frozenset[str],
-              examples: int = 12) -> list[SettingSummary]:
-    """Per sampler setting: its chain, each metric's (mean, low, high), and the first
-    ``examples`` invented words (words of its samples not in the training text)."""
-    plugin_metrics = {name: entry.obj for name, entry in registry().metrics.items()}
-    rows = []
-    for k, chain in enumerate(chains):
-        own = [s for s in samples if s.setting == k]
-        stats = setting_metrics(own, words, extra=plugin_metrics)
-        invented = dict.fromkeys(w for s in own
-                                 for w in invented_words(complete_words(s.text, s.prompt), words))
-        rows.append(SettingSummary(
-            sampler=chain.label(), sampler_config=chain.get_config(), samples=len(own),
-            metrics={name: list(v) for name, v in stats.items()},
-            invented_examples=list(invented)[:examples]))
-    return rows
-
-
 def reuse_trained(source: Path, vocab: CharVocab) -> TrainResult:
     """A finished run's model and training record, checked to fit this corpus's vocabulary."""
     _, model, _ = rundir.load_trained(source, vocab)
     return TrainResult.from_history(model, read_history(Path(source) / rundir.HISTORY))
+
+
+def sample_report(spec: Spec, model: keras.Model, corpus: Corpus, samples: list[Sample],
+                  chains: list[SamplerChain]) -> dict:
+    """metrics.json's per-setting summaries, held-out row and paired comparisons, and the
+    seconds they took (the training text is indexed once, here, for every metric)."""
+    r, g = spec.report, spec.generation
+    start = time.perf_counter()
+    index = TrainingIndex.build(corpus.train_text, r.copy_window, r.judge_order,
+                                "".join(corpus.vocab.chars), r.self_bleu_samples)
+    pieces = held_out_pieces(corpus.val_text, r.reference_pieces, g.prompt_length, g.length,
+                             corpus.vocab)
+    out = summarize_sweep(samples, [(c.label(), c.get_config()) for c in chains], index,
+                          reference=read_texts(model, corpus.vocab, pieces),
+                          compare=spec.compare_pairs(),
+                          extra={name: e.obj for name, e in registry().metrics.items()})
+    return {**out, "metrics_seconds": time.perf_counter() - start}

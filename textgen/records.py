@@ -60,6 +60,20 @@ class SettingSummary(BaseModel):
     invented_examples: list[str] = Field(default_factory=list)
 
 
+class PairedComparison(BaseModel):
+    """One pair of ``report.compare`` (issue 19): ``setting - baseline`` per metric over the
+    samples both drew with the same prompt and seed, as [mean, low, high] with the paired t
+    interval, and the unpaired (Welch) interval of the same samples for comparison."""
+
+    setting: str
+    baseline: str
+    setting_index: int
+    baseline_index: int
+    pairs: int = 0
+    difference: dict[str, Interval] = Field(default_factory=dict)
+    unpaired: dict[str, Interval] = Field(default_factory=dict)
+
+
 class RunMetrics(BaseModel):
     """metrics.json: a finished run's figures, read and written by ``textgen.rundir``.
 
@@ -89,3 +103,6 @@ class RunMetrics(BaseModel):
     settings: list[SettingSummary] = Field(default_factory=list)
     corpus_char_entropy: dict[str, float | None] | None = None
     corpus_window_char_entropy: dict[str, Any] | None = None
+    reference: SettingSummary | None = None  # issue 19: held-out text scored like a setting
+    comparisons: list[PairedComparison] = Field(default_factory=list)  # issue 19
+    metrics_seconds: float | None = None  # issue 19: every sample metric, the index included
