@@ -9,6 +9,7 @@ the file, which no longer holds that value.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,8 +54,7 @@ def parse(text: str) -> Override:
 def parse_all(overrides: Iterable[str] | Mapping[str, Any]) -> list[Override]:
     """``--set`` strings, or a mapping of dotted keys to values (from Python), as Overrides."""
     if isinstance(overrides, Mapping):
-        return [Override(f"{key}={yaml.safe_dump(value, default_flow_style=True).strip()}"
-                         .removesuffix("\n...").strip(),
+        return [Override(f"{key}={json.dumps(value, default=str)}",  # JSON is YAML
                          tuple(int(s) if s.isdigit() else s for s in str(key).split(".")),
                          value) for key, value in overrides.items()]
     return [parse(text) for text in overrides]
