@@ -8,8 +8,6 @@ import click
 
 from textgen.cli import _debug_option, cli, err_console
 
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
-
 
 @cli.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
@@ -40,11 +38,9 @@ def serve(run_dir: Path, host: str, port: int, api_key: str | None, max_tokens_c
     config = ServeConfig(api_key=api_key, max_tokens_cap=max_tokens_cap, queue_size=queue_size,
                          max_body_bytes=max_body_bytes)
     app = create_app(model, config)
-    if host not in LOCAL_HOSTS:
-        err_console.print(f"[bold yellow]warning:[/] listening on {host}: anyone who can reach "
-                          "this machine can use the model"
-                          + ("" if api_key else "; add --api-key KEY to require a key"),
-                          highlight=False)
+    warning = exposure_warning(host, api_key)
+    if warning:
+        err_console.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                            access_log=False, timeout_graceful_shutdown=5))
 
@@ -63,6 +59,20 @@ def serve(run_dir: Path, host: str, port: int, api_key: str | None, max_tokens_c
         await task
 
     asyncio.run(main())
+
+
+def exposure_warning(host: str, api_key: str | None) -> str | None:
+    """What to tell a user who listens beyond this machine's loopback; None on loopback."""
+    import ipaddress
+
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if loopback:
+        return None
+    return (f"listening on {host}: anyone who can reach this machine on that interface can use "
+            "the model" + ("" if api_key else "; add --api-key KEY to require a key"))
 
 
 def model_name(run_dir: Path) -> str:
