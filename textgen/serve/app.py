@@ -41,7 +41,7 @@ from textgen.serve.schemas import (
 )
 
 STATIC = Path(__file__).parent / "static"
-OPEN_PATHS = ("/health", "/", "/static/")  # the page's files hold no model data
+OPEN_PATHS = ("/health", "/")  # and the page's files under /static/: they hold no model data
 log = logging.getLogger("textgen.serve")
 
 
@@ -66,8 +66,8 @@ class Auth:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if (scope["type"] != "http" or self.key is None or path == "/"
-                or path.startswith(OPEN_PATHS)):
+        if (scope["type"] != "http" or self.key is None or path in OPEN_PATHS
+                or path.startswith("/static/")):
             return await self.app(scope, receive, send)
         given = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
         if not secrets.compare_digest(given, f"Bearer {self.key}"):
