@@ -1,0 +1,77 @@
+"""A small closed-loop load generator for ``textgen serve`` (the load test and
+benchmarks/serve_load.py): ``concurrency`` clients, each sending its next request as soon as
+its last one is answered, over plain asyncio sockets so that the client costs little CPU."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Result:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    seconds: float
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+async def post(host: str, port: int, path: str, body: dict[str, Any],
+               headers: dict[str, str] | None = None) -> Result:
+    """One HTTP/1.1 POST of a JSON body on its own connection."""
+    start = time.perf_counter()
+    reader, writer = await asyncio.open_connection(host, port)
+    data = json.dumps(body).encode()
+    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+    writer.write(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                 f"Content-Length: {len(data)}\r\nConnection: close\r\n{extra}\r\n".encode()
+                 + data)
+    await writer.drain()
+    raw = await reader.read()
+    writer.close()
+    head, _, payload = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    fields = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+    return Result(int(lines[0].split()[1]), {k.lower(): v for k, v in fields.items()}, payload,
+                  time.perf_counter() - start)
+
+
+async def closed_loop(host: str, port: int, bodies: Sequence[dict[str, Any]], concurrency: int,
+                      path: str = "/v1/completions") -> tuple[list[Result], float]:
+    """Send every body, ``concurrency`` at a time; the results in order and the wall seconds."""
+    results: list[Result | None] = [None] * len(bodies)
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(len(bodies)):
+        queue.put_nowait(i)
+
+    async def client() -> None:
+        while not queue.empty():
+            i = queue.get_nowait()
+            results[i] = await post(host, port, path, bodies[i])
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return [r for r in results if r is not None], time.perf_counter() - start
+
+
+def summary(results: Sequence[Result], wall: float) -> dict[str, Any]:
+    """Aggregate characters per second and latency percentiles of the answered requests."""
+    ok = [r for r in results if r.status == 200]
+    chars = sum(len(c["text"]) for r in ok for c in r.json()["choices"])
+    latency = np.array([r.seconds for r in ok]) if ok else np.array([np.nan])
+    statuses: dict[int, int] = {}
+    for r in results:
+        statuses[r.status] = statuses.get(r.status, 0) + 1
+    return {"requests": len(results), "statuses": statuses, "chars": chars,
+            "wall_seconds": wall, "chars_per_second": chars / wall if wall else 0.0,
+            "p50_seconds": float(np.percentile(latency, 50)),
+            "p99_seconds": float(np.percentile(latency, 99))}
