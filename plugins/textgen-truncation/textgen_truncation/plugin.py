@@ -1,6 +1,7 @@
-"""The entry point: registers the four truncation stages with textgen."""
+"""The entry point: registers the truncation stages with textgen."""
 
 from textgen.hookspecs import hookimpl
+from textgen_truncation.cutoffs import EpsilonSampler, EtaSampler, TopHSampler, TopNSigmaSampler
 from textgen_truncation.samplers import MinPSampler, TopKSampler, TopPSampler, TypicalSampler
 
 textgen_plugin_api = 1
@@ -12,3 +13,7 @@ def register_samplers(register):
     register("top_p", TopPSampler)
     register("min_p", MinPSampler)
     register("typical", TypicalSampler)
+    register("epsilon", EpsilonSampler)
+    register("eta", EtaSampler)
+    register("top_h", TopHSampler)
+    register("top_n_sigma", TopNSigmaSampler)
