@@ -6,6 +6,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+_SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "corpora")
+if os.path.isdir(_SHARED):  # a workplace's corpus folder beside the checkout, if there is one
+    os.environ.setdefault("TEXTGEN_DATA_DIR", os.path.normpath(_SHARED))
 
 
 import pytest  # noqa: E402

@@ -1,18 +1,23 @@
-"""Corpus manifests, file resolution (never downloading), reading text, and the vocabulary."""
+"""Corpus manifests, file resolution (downloads only from a local server), reading text, and
+the vocabulary."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import http.server
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
-import keras
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from textgen.corpus import CharVocab, CorpusError, list_manifests, load_manifest, load_text
-from textgen.corpus import resolve as resolve_module
 from textgen.corpus.resolve import read_text, resolve_corpus
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,7 +36,6 @@ def places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
         "xdg": tmp_path / "xdg",
         "home": tmp_path / "home",
         "cwd": tmp_path / "a" / "b",
-        "repo": tmp_path / "repo",
     }
     for folder in dirs.values():
         folder.mkdir(parents=True)
@@ -40,10 +44,8 @@ def places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     monkeypatch.setenv("XDG_CACHE_HOME", str(dirs["xdg"]))
     monkeypatch.setenv("HOME", str(dirs["home"]))
     monkeypatch.chdir(dirs["cwd"])
-    monkeypatch.setattr(resolve_module, "REPO_ROOT", dirs["repo"])
     dirs["cache"] = dirs["xdg"] / "textgen"
     dirs["cwd_shared"] = tmp_path / "a" / "shared" / "corpora"
-    dirs["repo_shared"] = tmp_path / "shared" / "corpora"
     return dirs
 
 
@@ -124,8 +126,9 @@ def test_manifest_by_path_and_preprocess_defaults(tmp_path: Path) -> None:
 
 def test_resolution_order(places: dict[str, Path]) -> None:
     write_manifest(places["manifests"])
-    order = ["manifests", "data", "cache", "cwd_shared", "repo_shared"]
+    order = ["manifests", "data", "cache"]
     files = {key: put(places[key], key.encode()) for key in order}
+    put(places["cwd_shared"], b"a workplace's folder, not a lookup place")
     for key in order:
         assert resolve_corpus("demo") == files[key].resolve(), key
         files[key].unlink()
@@ -162,8 +165,9 @@ def test_missing_file_error_lists_every_place_tried(
     with pytest.raises(CorpusError) as err:
         resolve_corpus("demo")
     message = str(err.value)
-    for key in ["manifests", "data", "cache", "cwd_shared", "repo_shared"]:
+    for key in ["manifests", "data", "cache"]:
         assert str(places[key] / "demo.txt") in message, key
+    assert "shared" not in message
     assert "TEXTGEN_DATA_DIR" in message and "path" in message
     monkeypatch.delenv("TEXTGEN_DATA_DIR")
     with pytest.raises(CorpusError, match="TEXTGEN_DATA_DIR is not set"):
@@ -183,44 +187,83 @@ def test_sha256_checked_on_local_copies(places: dict[str, Path]) -> None:
     assert sha(good) in message and sha(b"something else") in message
 
 
-def test_download_branch_calls_keras_get_file(
-    places: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+@contextlib.contextmanager
+def serving(payload: bytes | None) -> Iterator[str]:
+    """A local HTTP server giving ``payload`` (None: a socket that accepts and stays silent)."""
+    if payload is None:
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        try:
+            yield f"http://127.0.0.1:{server.getsockname()[1]}/demo.txt"
+        finally:
+            server.close()
+        return
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server name
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/demo.txt"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_a_missing_corpus_is_downloaded_checked_and_then_found_locally(
+    places: dict[str, Path], capfd: pytest.CaptureFixture[str]
 ) -> None:
     payload = b"downloaded text"
-    calls: list[dict] = []
-
-    def fake_get_file(fname: str, **kwargs: object) -> str:
-        calls.append({"fname": fname, **kwargs})
-        return str(put(Path(str(kwargs["cache_dir"])), payload, fname))
-
-    monkeypatch.setattr(keras.utils, "get_file", fake_get_file)
-    write_manifest(places["manifests"], url="https://example.invalid/demo.txt", sha256=sha(payload))
+    with serving(payload) as url:
+        write_manifest(places["manifests"], url=url, sha256=sha(payload))
+        assert resolve_corpus("demo") == (places["cache"] / "demo.txt").resolve()
+    assert (places["cache"] / "demo.txt").read_bytes() == payload
+    announced = capfd.readouterr().err
+    assert "downloading" in announced and url in announced and "MiB" in announced
+    # Once cached, it is found locally: the server is gone and nothing is fetched again.
     assert resolve_corpus("demo") == (places["cache"] / "demo.txt").resolve()
-    assert calls == [{
-        "fname": "demo.txt", "origin": "https://example.invalid/demo.txt",
-        "cache_dir": str(places["cache"]), "cache_subdir": "", "file_hash": sha(payload),
-    }]
-    # Once cached, it is found locally and not fetched again.
-    assert resolve_corpus("demo") == (places["cache"] / "demo.txt").resolve()
-    assert len(calls) == 1
-
-    write_manifest(places["manifests"], "nohash", url="https://example.invalid/nohash.txt")
-    resolve_corpus("nohash")
-    assert calls[-1]["file_hash"] is None
 
 
-def test_download_failure_is_a_corpus_error(
+def test_a_download_with_the_wrong_sha256_leaves_nothing_behind(places: dict[str, Path]) -> None:
+    with serving(b"not the text") as url:
+        write_manifest(places["manifests"], url=url, sha256=sha(b"the text"))
+        with pytest.raises(CorpusError, match="wrong sha256"):
+            resolve_corpus("demo")
+    assert list(places["cache"].iterdir()) == []
+
+
+def test_a_server_that_never_answers_times_out_with_the_fix(
     places: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def failing_get_file(fname: str, **kwargs: object) -> str:
-        raise OSError("network is unreachable")
+    monkeypatch.setenv("TEXTGEN_DOWNLOAD_TIMEOUT", "0.3")
+    with serving(None) as url:
+        write_manifest(places["manifests"], url=url)
+        start = time.monotonic()
+        with pytest.raises(CorpusError, match="sent nothing for 0.3 s") as err:
+            resolve_corpus("demo")
+        assert time.monotonic() - start < 5
+    message = str(err.value)
+    assert url in message and "looked in" in message and "TEXTGEN_DATA_DIR" in message
+    assert list(places["cache"].iterdir()) == []
 
-    monkeypatch.setattr(keras.utils, "get_file", failing_get_file)
-    write_manifest(places["manifests"], url="https://example.invalid/demo.txt")
-    with pytest.raises(CorpusError, match="network is unreachable") as err:
+
+def test_download_failure_is_a_corpus_error(places: dict[str, Path]) -> None:
+    with serving(b"") as url:
+        pass  # the server is shut down: nobody listens on the port any more
+    write_manifest(places["manifests"], url=url)
+    with pytest.raises(CorpusError) as err:
         resolve_corpus("demo")
-    assert "https://example.invalid/demo.txt" in str(err.value)
-    assert "TEXTGEN_DATA_DIR" in str(err.value)
+    assert url in str(err.value) and "TEXTGEN_DATA_DIR" in str(err.value)
 
 
 # --- reading ---------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from textgen.samplers.base import SamplerChain
 from textgen.spec.schema import Spec
 from textgen.training.callbacks import read_history
 from textgen.training.distribute import in_float32, is_chief, make_strategy, precision
+from textgen.training.memory import check_fits
 from textgen.training.progress import make_progress
 from textgen.training.trainer import TrainResult, train
 
@@ -53,6 +54,8 @@ def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False,
     keras.utils.set_random_seed(spec.seed)
     corpus = prepare_corpus(spec)  # before writing anything: a bad corpus leaves no trace
     reused = reuse_trained(trained, corpus.vocab) if trained else None
+    if reused is None:
+        check_fits(spec, len(corpus.vocab))  # before building: a model too large is refused
     chief = is_chief(strategy)
     if chief:
         run_dir.mkdir(parents=True, exist_ok=True)

@@ -37,12 +37,13 @@ def generate(run_dir: Path, stages: tuple[str, ...], temperature: float | None,
     from textgen.corpus.prepare import prepare_prompt
     from textgen.errors import PromptError, UsageError
     from textgen.generation.engine import Decoder
+    from textgen.generation.sampling import CHUNK, check_length, stream_text
     from textgen.generation.sampling import generate as run_generate
     from textgen.report.surprise import surprise_text
     from textgen.spec.schema import build_chain
 
-    if length < 1:
-        raise UsageError(f"--length must be at least 1, got {length}")
+    streamed = not as_json and output is None and show == "text"
+    check_length(length, whole=not streamed, option="--length")
     if num_samples < 1:
         raise UsageError(f"--num-samples must be at least 1, got {num_samples}")
     if batch_size < 1:
@@ -86,6 +87,16 @@ def generate(run_dir: Path, stages: tuple[str, ...], temperature: float | None,
                 console.print(f"[dim]{s.prompt}[/]{s.text}", highlight=False)
                 console.print()
 
+    if streamed and length > CHUNK:  # long samples: print each as it is decoded
+        from rich.markup import escape
+
+        for i in range(num_samples):
+            console.print(f"[dim]{escape(prompt)}[/]", end="", highlight=False)
+            for piece in stream_text(decoder, vocab, prompt, 0, seed + i, length,
+                                     spec.generation.unknown_chars):
+                console.out(piece, end="", highlight=False)
+            console.print("\n")
+        return
     if output is None:
         _in_batches(decode, prompt, num_samples, seed, batch_size, emit)
         return

@@ -1,8 +1,10 @@
 """Find a corpus file on disk (or download it once) and read it as clean text.
 
 Lookup order for a manifest name: next to the manifest, ``$TEXTGEN_DATA_DIR``, the user cache
-(``$XDG_CACHE_HOME/textgen`` or ``~/.cache/textgen``), ``../shared/corpora`` from the working
-directory and from the repository root, then the manifest's url into the user cache.
+(``$XDG_CACHE_HOME/textgen`` or ``~/.cache/textgen``), then the manifest's url into the user
+cache. The download is announced (what, from where, how big) with a progress bar, gives up when
+the server stays silent for ``$TEXTGEN_DOWNLOAD_TIMEOUT`` seconds (15 by default), and is
+checked against the manifest's sha256 before it takes the file's place.
 """
 
 from __future__ import annotations
@@ -10,11 +12,15 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import tempfile
+import urllib.error
+import urllib.request
 from pathlib import Path
 
-from textgen.corpus.manifest import CorpusError, Manifest, load_manifest
+from textgen.corpus.manifest import Manifest, load_manifest
+from textgen.errors import CorpusError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_TIMEOUT = 15.0  # seconds without a byte before a download gives up
 FIX_HINT = (
     "To fix it, put the file in one of those places, set TEXTGEN_DATA_DIR to the folder that "
     "holds it, or give the corpus file's path explicitly instead of a name."
@@ -61,10 +67,6 @@ def candidates(manifest: Manifest) -> list[tuple[str, Path]]:
     if data_dir:
         places.append(("$TEXTGEN_DATA_DIR", Path(data_dir).expanduser() / name))
     places.append(("user cache", cache_dir() / name))
-    places.append(("../shared/corpora from the working directory",
-                   Path.cwd().parent / "shared" / "corpora" / name))
-    places.append(("../shared/corpora from the repository",
-                   REPO_ROOT.parent / "shared" / "corpora" / name))
     unique: dict[Path, tuple[str, Path]] = {}
     for label, path in places:
         unique.setdefault(path.resolve(), (label, path))
@@ -95,26 +97,78 @@ def resolve_corpus(name: str | None = None, path: str | os.PathLike[str] | None 
     return download(manifest, looked)
 
 
-def download(manifest: Manifest, looked: str = "") -> Path:
-    """Fetch a manifest's url into the user cache with Keras, checking its sha256 when known."""
-    import keras  # heavy: only when a download is really needed
+def download_timeout() -> float:
+    """``$TEXTGEN_DOWNLOAD_TIMEOUT`` seconds (connect, and each read), else ``DEFAULT_TIMEOUT``."""
+    value = os.environ.get("TEXTGEN_DOWNLOAD_TIMEOUT", "")
+    try:
+        seconds = float(value) if value.strip() else DEFAULT_TIMEOUT
+    except ValueError:
+        raise CorpusError(f"TEXTGEN_DOWNLOAD_TIMEOUT={value!r} is not a number of seconds"
+                          ) from None
+    if not seconds > 0:
+        raise CorpusError(f"TEXTGEN_DOWNLOAD_TIMEOUT must be positive, got {value!r}")
+    return seconds
 
+
+def download(manifest: Manifest, looked: str = "") -> Path:
+    """Fetch a manifest's url into the user cache, announced and with a progress bar on
+    stderr; the file takes its place only once complete and (when known) its sha256 matches."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    url = str(manifest.url)
     target = cache_dir()
+    timeout = download_timeout()
+    console = Console(stderr=True)
+    final = target / manifest.filename
+    tmp: Path | None = None
     try:
         target.mkdir(parents=True, exist_ok=True)
-        fetched = keras.utils.get_file(
-            manifest.filename,
-            origin=manifest.url,
-            cache_dir=str(target),
-            cache_subdir="",
-            file_hash=manifest.sha256 or None,
-        )
-    except Exception as err:  # network, permissions, hash: all reported the same way
-        reason = str(err).strip() or type(err).__name__
+        console.print(f"Corpus {manifest.name!r} is not on this machine: downloading {url} "
+                      f"into {final}", highlight=False)
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            size = int(response.headers.get("Content-Length") or 0) or None
+            console.print(f"({f'{size / 2**20:.1f} MiB' if size else 'size unknown'}; gives up "
+                          f"after {timeout:g} s of silence: TEXTGEN_DOWNLOAD_TIMEOUT)",
+                          highlight=False)
+            fd, name = tempfile.mkstemp(dir=target, prefix=f".{manifest.filename}-")
+            tmp = Path(name)
+            columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                       TransferSpeedColumn(), TimeRemainingColumn())
+            with os.fdopen(fd, "wb") as out, Progress(*columns, console=console,
+                                                      transient=True) as progress:
+                task = progress.add_task(manifest.filename, total=size)
+                for chunk in iter(lambda: response.read(1 << 16), b""):
+                    out.write(chunk)
+                    progress.advance(task, len(chunk))
+        verify(tmp, manifest.sha256)
+        os.replace(tmp, final)
+        tmp = None
+    except CorpusError:
+        raise
+    except TimeoutError as err:
         raise CorpusError(
-            f"{looked} Downloading {manifest.url} into {target} failed: {reason}. {FIX_HINT}"
+            f"{looked} Downloading {url} into {target} failed: the server sent nothing for "
+            f"{timeout:g} s ({err or 'timed out'}); set TEXTGEN_DOWNLOAD_TIMEOUT to wait "
+            f"longer. {FIX_HINT}") from None
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        reason = getattr(err, "reason", None) or str(err).strip() or type(err).__name__
+        if isinstance(reason, TimeoutError):
+            reason = f"the server sent nothing for {timeout:g} s (TEXTGEN_DOWNLOAD_TIMEOUT)"
+        raise CorpusError(
+            f"{looked} Downloading {url} into {target} failed: {reason}. {FIX_HINT}"
         ) from None
-    return verify(Path(fetched), manifest.sha256)
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+    return final.resolve()
 
 
 def read_text(path: str | os.PathLike[str], lowercase: bool = False,

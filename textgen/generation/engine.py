@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 
@@ -70,18 +70,15 @@ class Decoder:
         self.settings = list(settings)
         self.vocab_size = int(model.output_shape[-1])
         self._fn = tf.function(self._decode, jit_compile=jit_compile)
+        self._start_fn = tf.function(self._start, jit_compile=jit_compile)
+        self._steps_fn = tf.function(self._steps, jit_compile=jit_compile)
         release_freed_memory()  # before the compile: its peak then stacks on what is in use
 
     def __call__(self, prompt_ids: np.ndarray, setting: np.ndarray, seeds: np.ndarray,
                  length: int) -> Decoded:
         """Generate ``length`` ids after each row of ``prompt_ids`` ``[batch, prompt_len >= 1]``."""
-        prompt = np.asarray(prompt_ids, np.int32)
-        if prompt.ndim != 2:
-            raise ValueError(f"prompt_ids must be [batch, prompt_len], got shape {prompt.shape}")
-        if prompt.shape[1] == 0:
-            raise ValueError("the prompt is empty: generation needs at least one character")
-        rows = (prompt, np.asarray(setting, np.int32), np.asarray(seeds, np.int64) & 0xFFFFFFFF)
-        shards = self._shards(len(prompt))
+        rows = self._rows(prompt_ids, setting, seeds)
+        shards = self._shards(len(rows[0]))
         if shards == 1:
             return self._run(*rows, length)
         if self._pool is None:
@@ -91,6 +88,35 @@ class Decoder:
                                      for i in range(shards)]]
         return Decoded(*(np.concatenate([getattr(o, f.name) for o in outs])
                          for f in fields(Decoded)))
+
+    def stream(self, prompt_ids: np.ndarray, setting: np.ndarray, seeds: np.ndarray,
+               length: int, chunk: int) -> Iterator[Decoded]:
+        """Like ``__call__``, as pieces of at most ``chunk`` ids: the cache and the samplers'
+        states carry from one piece to the next, so memory does not grow with ``length``, and
+        the noise takes the absolute step, so the ids are those ``__call__`` gives."""
+        rows = self._rows(prompt_ids, setting, seeds)
+        n = self._shards(len(rows[0]))
+        shards = [tuple(a[i] for a in (np.split(r, n) for r in rows)) for i in range(n)]
+        carries = [self._start_fn(*map(tf.convert_to_tensor, shard[:1])) for shard in shards]
+        for start in range(0, length, chunk):
+            step = tf.constant(start, tf.int32)
+            pieces = []
+            for i, (_, setting_i, seeds_i) in enumerate(shards):
+                out, carries[i] = self._steps_fn(carries[i], tf.convert_to_tensor(setting_i),
+                                                 tf.convert_to_tensor(seeds_i), step, chunk)
+                pieces.append(self._decoded(out))
+            keep = min(chunk, length - start)
+            yield Decoded(*(np.concatenate([getattr(p, f.name) for p in pieces])[:, :keep]
+                            for f in fields(Decoded)))
+
+    def _rows(self, prompt_ids: np.ndarray, setting: np.ndarray,
+              seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        prompt = np.asarray(prompt_ids, np.int32)
+        if prompt.ndim != 2:
+            raise ValueError(f"prompt_ids must be [batch, prompt_len], got shape {prompt.shape}")
+        if prompt.shape[1] == 0:
+            raise ValueError("the prompt is empty: generation needs at least one character")
+        return prompt, np.asarray(setting, np.int32), np.asarray(seeds, np.int64) & 0xFFFFFFFF
 
     def _shards(self, batch: int) -> int:
         """The most equal shards of at least ``SHARD_ROWS`` rows, one per thread at most."""
@@ -103,6 +129,9 @@ class Decoder:
              length: int) -> Decoded:
         out = self._fn(tf.convert_to_tensor(prompt), tf.convert_to_tensor(setting),
                        tf.convert_to_tensor(seeds), int(length))
+        return self._decoded(out)
+
+    def _decoded(self, out: tuple) -> Decoded:
         if not self.statistics:
             tokens = out[0].numpy()
             nan = np.full(tokens.shape, np.nan, np.float32)
@@ -110,6 +139,12 @@ class Decoder:
         return Decoded(*(t.numpy() for t in out))
 
     def _decode(self, prompt: tf.Tensor, setting: tf.Tensor, seeds: tf.Tensor, length: int):
+        out, _ = self._steps(self._start(prompt), setting, seeds, tf.constant(0), length)
+        return out
+
+    def _start(self, prompt: tf.Tensor) -> tuple:
+        """Prefill all but the prompt's last id: the carry ``(token, cache, states)`` that
+        decoding starts from."""
         batch = tf.shape(prompt)[0]
         _, backbone, _ = parts(self.model)
         cache = backbone.initial_cache(batch)
@@ -120,6 +155,13 @@ class Decoder:
 
         _, cache = tf.while_loop(lambda i, _: i < tf.shape(prompt)[1] - 1, prefill, (0, cache))
         states = tuple(chain.initial_state(batch, self.vocab_size) for chain in self.settings)
+        return prompt[:, -1], cache, states
+
+    def _steps(self, carry: tuple, setting: tf.Tensor, seeds: tf.Tensor, start: tf.Tensor,
+               length: int) -> tuple[tuple, tuple]:
+        """``length`` decoding steps from ``carry``, the first at absolute step ``start``:
+        the per-step outputs ``[batch, length]`` and the carry after the last step."""
+        token, cache, states = carry
         dtypes = (tf.int32, tf.float32, tf.float32, tf.float32) if self.statistics else (tf.int32,)
         arrays = tuple(tf.TensorArray(dtype, size=length) for dtype in dtypes)
 
@@ -146,9 +188,10 @@ class Decoder:
                 logp = tf.nn.log_softmax(logits)
                 values += (entropy_bits(logits), entropy_bits(final),
                            tf.gather(logp, token, batch_dims=1))
-            arrays = tuple(a.write(t, v) for a, v in zip(arrays, values, strict=True))
+            arrays = tuple(a.write(t - start, v) for a, v in zip(arrays, values, strict=True))
             return t + 1, token, cache, states, arrays
 
-        loop = (0, prompt[:, -1], cache, states, arrays)
-        *_, arrays = tf.while_loop(lambda t, *_: t < length, body, loop)
-        return tuple(tf.transpose(a.stack()) for a in arrays)
+        loop = (start, token, cache, states, arrays)
+        _, token, cache, states, arrays = tf.while_loop(lambda t, *_: t < start + length, body,
+                                                        loop)
+        return tuple(tf.transpose(a.stack()) for a in arrays), (token, cache, states)

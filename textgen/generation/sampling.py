@@ -7,19 +7,23 @@ to a multiple of ``PAD`` so that small requests share one compiled program and o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, fields
 
 import keras
 import numpy as np
 
 from textgen.corpus.vocab import CharVocab
-from textgen.errors import PromptError, UsageError
-from textgen.generation.engine import Decoder
+from textgen.errors import LimitError, PromptError, UsageError
+from textgen.generation.engine import Decoded, Decoder
 from textgen.records import Sample
 from textgen.samplers.base import SamplerChain
 
 PAD = 8
+CHUNK = 2048                   # decoding steps per compiled call; longer samples carry state over
+MAX_LENGTH = 10_000_000        # characters one sample may have when streamed as plain text
+MAX_RECORD_LENGTH = 1_000_000  # ... when kept whole with its statistics (records, reports)
+BATCH_CHARS = 2_000_000        # characters (with their statistics) one batch of records holds
 SETTING_SEED_STRIDE = 1_000_003  # settings draw from disjoint seed ranges unless coupled
 
 
@@ -41,13 +45,58 @@ def plan_rows(prompts: Sequence[str], n_settings: int, num_samples: int, seed: i
     return rows
 
 
+def check_length(length: int, whole: bool = True, option: str = "length") -> None:
+    """Refuse up front a length that cannot be generated: below 1, or above what a sample may
+    hold (``MAX_RECORD_LENGTH`` when kept ``whole`` with its statistics, else ``MAX_LENGTH``)."""
+    if length < 1:
+        raise UsageError(f"{option} must be at least 1, got {length}")
+    limit = MAX_RECORD_LENGTH if whole else MAX_LENGTH
+    if length > limit:
+        how = ("kept whole with its per-character statistics (--json, --output, --show "
+               "surprise, a run's samples)" if whole else "streamed as plain text")
+        raise LimitError(f"{option} {length:,} is more than one sample may have when {how}: "
+                         f"at most {limit:,} characters. Ask for fewer characters, or several "
+                         "samples (--num-samples) instead of one long one.")
+
+
+def decode_rows(decoder: Decoder, prompt_ids: np.ndarray, setting: np.ndarray,
+                seeds: np.ndarray, length: int, chunk: int = CHUNK) -> Iterator[Decoded]:
+    """The rows' ids in pieces: one piece when ``length <= chunk``, else pieces of ``chunk``
+    steps that carry the decoder's state over (the same ids either way)."""
+    if length <= chunk:
+        yield decoder(prompt_ids, setting, seeds, length)
+    else:
+        yield from decoder.stream(prompt_ids, setting, seeds, length, chunk)
+
+
+def stream_text(decoder: Decoder, vocab: CharVocab, prompt: str, setting: int, seed: int,
+                length: int, unknown: str = "error", chunk: int = CHUNK) -> Iterator[str]:
+    """One sample's text as it is decoded, a piece at a time; memory does not grow with length.
+
+    The row is padded to ``PAD`` rows as ``generate`` pads it, so the text is the same.
+    """
+    check_length(length, whole=False)
+    ids = vocab.encode(prompt, unknown=unknown)
+    if len(ids) == 0:
+        raise PromptError(f"the prompt {prompt!r} has no characters the model knows")
+    for out in decode_rows(decoder, np.stack([ids] * PAD), np.full(PAD, setting),
+                           np.full(PAD, seed), length, chunk):
+        yield vocab.decode(out.tokens[0])
+
+
 def generate(model: keras.Model, vocab: CharVocab, chains: Sequence[SamplerChain],
              rows: Sequence[Row], length: int, batch_size: int = 64,
              unknown: str = "error", decoder: Decoder | None = None,
-             on_batch: Callable[[list[Sample]], None] | None = None) -> list[Sample]:
-    """Decode every row; ``on_batch`` sees each finished batch (progress, streaming)."""
-    if length < 1:
-        raise UsageError(f"length must be at least 1, got {length}")
+             on_batch: Callable[[list[Sample]], None] | None = None,
+             steps: int = CHUNK) -> list[Sample]:
+    """Decode every row; ``on_batch`` sees each finished batch (progress, streaming).
+
+    Samples longer than ``steps`` decode in pieces that carry the state over, in batches small
+    enough that a batch holds at most ``BATCH_CHARS`` characters with their statistics.
+    """
+    check_length(length)
+    if length > steps:
+        batch_size = max(1, min(batch_size, BATCH_CHARS // length))
     decoder = decoder or Decoder(model, chains)
     configs = [chain.get_config() for chain in chains]
     encoded = {p: vocab.encode(p, unknown=unknown) for p in {r.prompt for r in rows}}
@@ -62,9 +111,11 @@ def generate(model: keras.Model, vocab: CharVocab, chains: Sequence[SamplerChain
         for start in range(0, len(group), batch_size):
             chunk = group[start:start + batch_size]
             padded = chunk + [chunk[-1]] * (-len(chunk) % PAD)
-            out = decoder(np.stack([encoded[r.prompt] for r in padded]),
-                          np.array([r.setting for r in padded]),
-                          np.array([r.seed for r in padded]), length)
+            pieces = list(decode_rows(decoder, np.stack([encoded[r.prompt] for r in padded]),
+                                      np.array([r.setting for r in padded]),
+                                      np.array([r.seed for r in padded]), length, steps))
+            out = Decoded(*(np.concatenate([getattr(piece, f.name) for piece in pieces], axis=1)
+                            for f in fields(Decoded)))
             batch = [Sample(prompt=r.prompt, text=vocab.decode(out.tokens[i]),
                             sampler=chains[r.setting].label(), seed=r.seed, setting=r.setting,
                             sampler_config=configs[r.setting],

@@ -4,7 +4,9 @@ Like dagster's yaml_utils: PyYAML composes the node tree (which has marks), we b
 data from it while recording ``path -> (line, column)``, and pydantic's error ``loc``s are mapped
 back to ``training.epochs (line 7)``. Scalars keep PyYAML's YAML 1.1 meaning (``yes`` is True,
 ``1e-3`` is the string ``"1e-3"``, which pydantic's lax mode turns into a float where one is
-expected). Duplicate keys, which PyYAML silently collapses, are reported.
+expected). Duplicate keys, which PyYAML silently collapses, are reported. Aliases are expanded into copies,
+so a file whose aliases nest aliases (the "billion laughs") is refused once it expands past
+``MAX_NODES`` values, before it can hang or fill memory.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ Positions = dict[tuple[Any, ...], tuple[int, int]]
 MAP_TAG = "tag:yaml.org,2002:map"
 SEQ_TAG = "tag:yaml.org,2002:seq"
 MERGE_TAG = "tag:yaml.org,2002:merge"
+MAX_NODES = 20_000  # values a spec may expand to; real specs hold a few hundred
 
 
 def _pos(node: Node) -> tuple[int, int]:
@@ -38,6 +41,7 @@ class _Builder:
         self.positions: Positions = {}
         self.problems: list[Problem] = []
         self._active: set[int] = set()  # collection nodes being built: catches recursive aliases
+        self._built = 0  # values built so far, aliases counted at every use
 
     def fail(self, node: Node, message: str) -> SpecError:
         return SpecError.one(message, file=self.file, line=_pos(node)[0], column=_pos(node)[1])
@@ -49,6 +53,11 @@ class _Builder:
         self._active.add(id(node))
 
     def build(self, node: Node, path: tuple[Any, ...]) -> Any:
+        self._built += 1
+        if self._built > MAX_NODES:
+            raise self.fail(node, f"the YAML expands to more than {MAX_NODES:,} values (aliases "
+                                  "that repeat aliases: a 'billion laughs' file?); write the "
+                                  "spec out without nesting aliases")
         if isinstance(node, ScalarNode):
             return self.loader.construct_object(node, deep=True)
         self.enter(node)
