@@ -19,6 +19,7 @@ from textgen.model import build_model
 from textgen.plugins import load_registry
 from textgen.samplers.base import SamplerChain
 from textgen.spec.schema import build_chain
+from textgen.testing import check_stage
 from textgen_mirostat import MirostatSampler, RepetitionPenaltySampler
 
 INF = math.inf
@@ -190,3 +191,11 @@ def test_registers_through_entry_points():
                       ("repetition_penalty", RepetitionPenaltySampler)]:
         assert samplers[name].dist == "textgen-mirostat"
         assert samplers[name].obj is cls
+
+
+@pytest.mark.parametrize("cls, params", [
+    (MirostatSampler, {"tau": 2.0}), (MirostatSampler, {"tau": 0.5, "eta": 1.0}),
+    (RepetitionPenaltySampler, {"penalty": 1.5}),
+])
+def test_stages_pass_the_conformance_kit(cls, params):
+    check_stage(cls, params, steps=5)

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from textgen.plugins import load_registry
 from textgen.samplers.base import SamplerChain
 from textgen.samplers.builtin import TemperatureSampler
+from textgen.testing import check_stage
 from textgen_truncation import MinPSampler, TopKSampler, TopPSampler, TypicalSampler
 
 INF = math.inf
@@ -266,3 +267,11 @@ def test_registers_through_entry_points():
         assert samplers[name].dist == "textgen-truncation"
         assert samplers[name].obj is cls
         assert cls.primary in cls.Params.model_fields
+
+
+@pytest.mark.parametrize("cls, params", [
+    (TopKSampler, {"k": 3}), (TopPSampler, {"p": 0.8}), (MinPSampler, {"p": 0.2}),
+    (TypicalSampler, {"mass": 0.6}), (TopPSampler, {"p": 0.3, "min_keep": 2}),
+])
+def test_stages_pass_the_conformance_kit(cls, params):
+    check_stage(cls, params)

@@ -29,8 +29,20 @@ def _rank(order: Any) -> Any:
 
 
 def _likely_first(logits: Any) -> Any:
-    """Symbol ids from most to least likely; ties keep id order (a stable sort)."""
-    return ops.argsort(-logits, axis=-1)
+    """Symbol ids from most to least likely; ties keep id order (a stable sort).
+
+    ``keras.ops.argsort`` is not stable under XLA, and XLA's sort orders -0.0 before 0.0:
+    ties came out in another order than eagerly (``textgen.testing.check_stage`` found it). So
+    this asks TensorFlow for a stable sort of keys with the zero's sign dropped.
+    """
+    import tensorflow as tf
+
+    return tf.argsort(_unsigned_zero(-logits), axis=-1, stable=True)
+
+
+def _unsigned_zero(x: Any) -> Any:
+    """``x`` with -0.0 replaced by 0.0 (XLA folds ``x + 0.0`` away, so select instead)."""
+    return ops.where(x == 0, ops.zeros_like(x), x)
 
 
 class _Truncation(Sampler):
@@ -118,11 +130,13 @@ class TypicalSampler(_Truncation):
     Params = TypicalParams
 
     def transform(self, logits: Any) -> Any:
+        import tensorflow as tf
+
         logp = ops.log_softmax(logits, axis=-1)
         p = ops.exp(logp)
         entropy = -ops.sum(ops.where(p > 0, p * logp, ops.zeros_like(p)), axis=-1, keepdims=True)
         score = ops.abs(-logp - entropy)  # +inf for removed symbols, which sort last
-        order = ops.argsort(score, axis=-1)
+        order = tf.argsort(_unsigned_zero(score), axis=-1, stable=True)  # see _likely_first
         cumulative = ops.cumsum(ops.take_along_axis(p, order, axis=-1), axis=-1)
         # The first sorted position where the running mass reaches ``mass``, and its score.
         last = ops.sum(ops.cast(cumulative < self.params.mass, "int32"), axis=-1, keepdims=True)
