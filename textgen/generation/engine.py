@@ -83,8 +83,8 @@ class Decoder:
             return self._run(*rows, length)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="textgen-decode")
-        split = [np.split(a, shards) for a in rows]
-        outs = [f.result() for f in [self._pool.submit(self._run, *(a[i] for a in split), length)
+        p, s, seed = (np.split(a, shards) for a in rows)
+        outs = [f.result() for f in [self._pool.submit(self._run, p[i], s[i], seed[i], length)
                                      for i in range(shards)]]
         return Decoded(*(np.concatenate([getattr(o, f.name) for o in outs])
                          for f in fields(Decoded)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
+from typing import Literal
 
 import keras
 import numpy as np
@@ -37,7 +38,7 @@ class Row:
 def plan_rows(prompts: Sequence[str], n_settings: int, num_samples: int, seed: int,
               coupled: bool) -> list[Row]:
     """Every (setting, prompt, sample) with its seed; coupled settings share seeds."""
-    rows = []
+    rows: list[Row] = []
     for k in range(n_settings):
         base = seed if coupled else seed + k * SETTING_SEED_STRIDE
         for j, prompt in enumerate(prompts):
@@ -69,8 +70,16 @@ def decode_rows(decoder: Decoder, prompt_ids: np.ndarray, setting: np.ndarray,
         yield from decoder.stream(prompt_ids, setting, seeds, length, chunk)
 
 
+def bind_vocabulary(chains: Sequence[SamplerChain], vocab: CharVocab) -> None:
+    """Give the model's characters to every stage that has ``bind(vocab)``: stages whose
+    parameters name characters (logit_bias, dry, banned_strings, regex) map them to ids."""
+    for stage in (s for chain in chains for s in chain.stages if hasattr(s, "bind")):
+        stage.bind(vocab)
+
+
 def stream_text(decoder: Decoder, vocab: CharVocab, prompt: str, setting: int, seed: int,
-                length: int, unknown: str = "error", chunk: int = CHUNK) -> Iterator[str]:
+                length: int, unknown: Literal["error", "skip"] = "error",
+                chunk: int = CHUNK) -> Iterator[str]:
     """One sample's text as it is decoded, a piece at a time; memory does not grow with length.
 
     The row is padded to ``PAD`` rows as ``generate`` pads it, so the text is the same.
@@ -79,6 +88,7 @@ def stream_text(decoder: Decoder, vocab: CharVocab, prompt: str, setting: int, s
     ids = vocab.encode(prompt, unknown=unknown)
     if len(ids) == 0:
         raise PromptError(f"the prompt {prompt!r} has no characters the model knows")
+    bind_vocabulary(decoder.settings, vocab)
     for out in decode_rows(decoder, np.stack([ids] * PAD), np.full(PAD, setting),
                            np.full(PAD, seed), length, chunk):
         yield vocab.decode(out.tokens[0])
@@ -86,7 +96,7 @@ def stream_text(decoder: Decoder, vocab: CharVocab, prompt: str, setting: int, s
 
 def generate(model: keras.Model, vocab: CharVocab, chains: Sequence[SamplerChain],
              rows: Sequence[Row], length: int, batch_size: int = 64,
-             unknown: str = "error", decoder: Decoder | None = None,
+             unknown: Literal["error", "skip"] = "error", decoder: Decoder | None = None,
              on_batch: Callable[[list[Sample]], None] | None = None,
              steps: int = CHUNK) -> list[Sample]:
     """Decode every row; ``on_batch`` sees each finished batch (progress, streaming).
@@ -97,6 +107,7 @@ def generate(model: keras.Model, vocab: CharVocab, chains: Sequence[SamplerChain
     check_length(length)
     if length > steps:
         batch_size = max(1, min(batch_size, BATCH_CHARS // length))
+    bind_vocabulary(chains, vocab)
     decoder = decoder or Decoder(model, chains)
     configs = [chain.get_config() for chain in chains]
     encoded = {p: vocab.encode(p, unknown=unknown) for p in {r.prompt for r in rows}}

@@ -81,6 +81,8 @@ def cached_vs_recomputed(model: Any, prompt_ids: np.ndarray, length: int, repeat
     from textgen.spec.schema import build_chain  # the sampler library, by registered name
 
     window = parts(model)[1].receptive_field
+    if window is None:
+        raise ValueError("recomputed decoding needs a backbone with a finite receptive field")
     prompt = np.asarray(prompt_ids, np.int32)[None, -window:]
     decoder = Decoder(model, [build_chain("greedy")], jit_compile=jit_compile)
     recompute = recomputed_decoder(model, window, jit_compile)

@@ -56,7 +56,7 @@ def surprise_html(sample: Sample) -> str:
     Neighbouring characters of one band share a span, which keeps the report small.
     """
     parts = [_span(PROMPT_COLOUR, sample.prompt)] if sample.prompt else []
-    run, current = "", None
+    run, current = "", ""
     for char, lp in zip(sample.text, sample.token_logprob, strict=False):
         colour = BANDS[band(lp)][2]
         if colour != current and run:

@@ -84,7 +84,7 @@ class Sampler:
     noise_draws: ClassVar[int] = 0
 
     def __init__(self, **params: Any) -> None:
-        self.params = self.Params(**params)
+        self.params: Any = self.Params(**params)  # each stage reads its own Params fields
         problems = float32_problems(self.params)
         if problems:
             raise StageParamsError("; ".join(problems))

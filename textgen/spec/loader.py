@@ -4,9 +4,9 @@ Like dagster's yaml_utils: PyYAML composes the node tree (which has marks), we b
 data from it while recording ``path -> (line, column)``, and pydantic's error ``loc``s are mapped
 back to ``training.epochs (line 7)``. Scalars keep PyYAML's YAML 1.1 meaning (``yes`` is True,
 ``1e-3`` is the string ``"1e-3"``, which pydantic's lax mode turns into a float where one is
-expected). Duplicate keys, which PyYAML silently collapses, are reported. Aliases are expanded into copies,
-so a file whose aliases nest aliases (the "billion laughs") is refused once it expands past
-``MAX_NODES`` values, before it can hang or fill memory.
+expected). Duplicate keys, which PyYAML silently collapses, are reported. Aliases are expanded
+into copies, so a file whose aliases nest aliases (the "billion laughs") is refused once it
+expands past ``MAX_NODES`` values, before it can hang or fill memory.
 """
 
 from __future__ import annotations
@@ -171,6 +171,7 @@ def load_yaml_with_positions(text: str, file: str | None = None) -> tuple[Any, P
         line, column = _pos(root) if root is not None else (None, None)
         raise SpecError.one(f"the spec must be a mapping of sections, but {got}",
                             file=file, line=line, column=column)
+    assert root is not None  # a mapping was built from it
     builder.positions[()] = _pos(root)
     return data, builder.positions
 

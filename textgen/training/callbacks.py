@@ -11,6 +11,7 @@ import threading
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -46,7 +47,7 @@ class InterruptBetweenBatches(keras.callbacks.Callback):
     def __init__(self) -> None:
         super().__init__()
         self.interrupted = False
-        self.previous = None
+        self.previous: Any = None  # the SIGINT handler to restore
 
     def _note(self, signum, frame) -> None:
         self.interrupted = True

@@ -65,7 +65,7 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     """Whether this process writes the run: worker 0 (or the ``chief`` task), or no cluster."""
     resolver = getattr(strategy, "cluster_resolver", None)
     cluster = resolver.cluster_spec().as_dict() if resolver is not None else {}
-    if not cluster:
+    if not cluster or resolver is None:
         return True
     if "chief" in cluster:
         return resolver.task_type == "chief"
