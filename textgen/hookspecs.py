@@ -37,6 +37,18 @@ def register_samplers(register: Register) -> None:
     """
 
 
+@hookspec
+def register_decoders(register: Register) -> None:
+    """Register decoding strategies that are not a per-step stage: ``register("beam",
+    BeamSearch)``.
+
+    :param register: takes a lowercase name and a
+        :class:`textgen.generation.decoders.DecodingStrategy` subclass. A strategy is a sampler
+        setting of its own (``{beam: {width: 4}}``), never chained with stages; it decodes a
+        prompt's ``num_samples`` results at once (the n best, or n samples without replacement).
+    """
+
+
 # --- reports ----------------------------------------------------------------------------------
 @hookspec
 def register_metrics(register: Register) -> None:

@@ -21,7 +21,7 @@ from textgen import PLUGIN_API_VERSION, hookspecs
 from textgen.errors import UnknownNameError
 
 GROUP = "textgen"
-KINDS = ("backbones", "samplers", "metrics")
+KINDS = ("backbones", "samplers", "metrics", "decoders")
 CORE_DIST = "textgen"
 
 
@@ -54,6 +54,7 @@ class Registry:
     backbones: dict[str, Entry] = field(default_factory=dict)
     samplers: dict[str, Entry] = field(default_factory=dict)
     metrics: dict[str, Entry] = field(default_factory=dict)
+    decoders: dict[str, Entry] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     plugins: list[tuple[str, str, str]] = field(default_factory=list)  # (plugin, dist, version)
     manager: pluggy.PluginManager | None = None
@@ -171,6 +172,11 @@ def registration_problem(kind: str, name: Any, obj: Any) -> str | None:
             return (f"{obj.__name__} already has the name {own!r} (a `name` attribute, or an "
                     f"earlier registration); a stage has one name: drop the attribute and "
                     f"register it once")
+    if kind == "decoders":
+        from textgen.generation.decoders import DecodingStrategy
+
+        if not (isinstance(obj, type) and issubclass(obj, DecodingStrategy)):
+            return "expected a textgen.generation.decoders.DecodingStrategy subclass"
     return None
 
 
@@ -192,7 +198,7 @@ def _call_one(reg: Registry, kind: str, impl: Any, where: tuple[str, str]) -> No
                 f"{kind[:-1]} {name!r} is already registered by {owner.plugin} "
                 f"({owner.dist}); skipped"))
             return
-        if kind == "samplers":
+        if kind in ("samplers", "decoders"):
             obj.name = name  # a stage's one name: the one it is registered under
         table[name] = Entry(name, obj, kind, impl.plugin_name, dist, version)
 

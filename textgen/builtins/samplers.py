@@ -1,5 +1,6 @@
-"""Registers the built-in sampler stages, exactly as a third-party plugin would."""
+"""Registers the built-in sampler stages and decoders, exactly as a third-party plugin would."""
 
+from textgen.generation.decoders import BeamSearch, StochasticBeamSearch
 from textgen.hookspecs import hookimpl
 from textgen.samplers.builtin import (
     GreedySampler,
@@ -15,3 +16,9 @@ def register_samplers(register):
     register("multinomial", MultinomialSampler)
     register("temperature", TemperatureSampler)
     register("uniform", UniformSampler)
+
+
+@hookimpl
+def register_decoders(register):
+    register("beam", BeamSearch)
+    register("stochastic_beam", StochasticBeamSearch)
