@@ -17,7 +17,7 @@ from textgen.records import METRICS_VERSION, RunMetrics, Sample, SettingSummary
 from textgen.report.columns import cell, corpus_row
 from textgen.report.grids import metric_grids
 from textgen.report.markdown import render
-from textgen.report.plots import PLOT, classify, draw, write_plot
+from textgen.report.plots import PANELS, PLOT, classify, draw, write_plot
 from textgen.report.reference import window_char_entropy
 from textgen.report.surprise import BANDS, band, legend_html, surprise_html, surprise_text
 from textgen.report.tables import print_run
@@ -55,7 +55,7 @@ def test_run_writes_report_plot_and_corpus_reference(smoke):
     assert f"]({PLOT})" in report and "Invented words" in report and "<span" in report
     for title in ("sampling H", "model H", "char H1", "distinct w2", "real words", "excerpt"):
         assert title in shown
-    assert "corpus (" in shown
+    assert "held-out text (" in shown  # the reference row (issue 19) replaced the corpus row
 
 
 def test_report_command_rerenders_from_saved_files(smoke):
@@ -142,7 +142,7 @@ def _setting(name: str, params: dict | None = None, value: float = 0.5) -> Setti
 def test_plot_leaves_out_other_settings_and_skips_when_none_fit(tmp_path):
     fig = draw([_setting("greedy"), _setting("top_k", {"k": 5}),
                 _setting("temperature", {"temperature": 0.7})])
-    assert fig is not None and len(fig.axes) == 3
+    assert fig is not None and len(fig.axes) == len(PANELS) == 6
     (tmp_path / PLOT).write_bytes(b"stale")
     top_k = RunMetrics(name="x", settings=[_setting("top_k", {"k": 5})])
     assert write_plot(tmp_path, top_k) is None

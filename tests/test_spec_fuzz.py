@@ -28,11 +28,13 @@ SECTIONS = {
     "evaluation": ["context", "stride", "batch_size"],
     "generation": ["length", "num_samples", "prompts", "prompt_length", "prompt",
                    "unknown_chars", "coupled", "batch_size", "samplers"],
-    "report": ["excerpt_chars"],
+    "report": ["excerpt_chars", "copy_window", "judge_order", "self_bleu_samples",
+               "reference_pieces", "compare"],
 }
 TOP = ["name", "seed", "output_dir", *SECTIONS]
 NAMES = ["lstm", "conv", "greedy", "temperature", "top_k", "top_p", "uniform", "multinomial",
-         "adam", "sgd", "all", "last", "error", "skip", "onehot", "tiny", "p", "k"]
+         "adam", "sgd", "all", "last", "error", "skip", "onehot", "tiny", "p", "k", "baseline",
+         "pairs"]
 
 scalars = (st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.sampled_from(NAMES)
            | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=8))

@@ -19,6 +19,7 @@ GROUPS: list[tuple[str, list[Column]]] = [
         ("sampling_entropy", "sampling H"),
         ("model_entropy", "model H"),
         ("sample_nll_bpc", "sample NLL"),
+        ("judge_bpc", "judge bpc"),
     ]),
     ("Character n-gram entropy (bits), against the corpus", [
         ("char_entropy_1", "char H1"),
@@ -31,11 +32,17 @@ GROUPS: list[tuple[str, list[Column]]] = [
         ("real_word_share", "real words"),
         ("invented_words", "invented"),
     ]),
+    ("Memorisation and word statistics (copied: share of 16-char windows; longest: chars)", [
+        ("copy_rate", "copied"),
+        ("longest_copy", "longest copy"),
+        ("zipf_slope", "Zipf slope"),
+        ("self_bleu", "self-BLEU"),
+    ]),
 ]
 # The comparison's sample columns: the main ones, from likelihood to realism.
 MAIN_KEYS = ("sampling_entropy", "model_entropy", "sample_nll_bpc", "distinct_word_2",
              "repetition_4", "real_word_share")
-DIGITS = {"invented_words": 1}  # decimals shown, where not 2
+DIGITS = {"invented_words": 1, "longest_copy": 1, "copy_rate": 3}  # decimals, where not 2
 COLUMNS: list[Column] = [c for _, columns in GROUPS for c in columns]
 MAIN_COLUMNS: list[Column] = [c for key in MAIN_KEYS for c in COLUMNS if c[0] == key]
 CHAR_ENTROPY_GROUP = 1  # the group that gets the corpus's own row
@@ -61,6 +68,17 @@ def cell(interval: Sequence[float | None] | None, digits: int = 2) -> str:
         return "-"
     half = (high - low) / 2 if not (math.isnan(low) or math.isnan(high)) else 0.0
     return f"{mean:.{digits}f}" + (f" ±{half:.{digits}f}" if half > 0 else "")
+
+
+def paired_cell(interval: Sequence[float | None] | None, digits: int = 2) -> str:
+    """``+0.12 ±0.03 *``: a signed mean difference, half its 95% interval, and ``*`` when the
+    interval excludes zero."""
+    mean, low, high = _floats(interval)
+    if math.isnan(mean):
+        return "-"
+    half = (high - low) / 2 if not (math.isnan(low) or math.isnan(high)) else 0.0
+    mark = " *" if low > 0 or high < 0 else ""
+    return f"{mean:+.{digits}f}" + (f" ±{half:.{digits}f}" if half > 0 else "") + mark
 
 
 def excerpt(text: str, limit: int) -> str:

@@ -12,6 +12,7 @@ from textgen.report.columns import (
     cell,
     corpus_row,
     excerpt,
+    paired_cell,
     table_groups,
 )
 
@@ -41,13 +42,47 @@ def metric_grids(metrics: RunMetrics) -> list[Grid]:
                  *(cell(s.metrics.get(key), DIGITS.get(key, 2)) for key, _ in columns)]
                 for s in settings]
         grid = Grid(title, headers, rows, [False] + [True] * (len(headers) - 1))
-        reference = corpus_row(metrics) if g == CHAR_ENTROPY_GROUP else None
-        if reference:
-            label, intervals = reference
+        held = metrics.reference
+        if held is not None:  # real held-out text, every column computed as for the samples
+            grid.reference = [[reference_label(held), *([str(held.samples)] if with_n else []),
+                               *(cell(held.metrics.get(key), DIGITS.get(key, 2))
+                                 for key, _ in columns)]]
+        elif g == CHAR_ENTROPY_GROUP and (corpus := corpus_row(metrics)):  # older runs
+            label, intervals = corpus
             grid.reference = [[label, *(cell(v) for v in intervals)]]
         grids.append(grid)
     if grids:
         grids[0].caption = "mean ±95% interval half-width over the samples of each setting"
+    return grids
+
+
+def reference_label(held: SettingSummary) -> str:
+    length = (held.model_extra or {}).get("length")
+    return f"{held.sampler} ({held.samples} × {length} chars)" if length else held.sampler
+
+
+def paired_grids(metrics: RunMetrics) -> list[Grid]:
+    """The ``report.compare`` pairs, one grid per column group: ``setting - baseline`` over
+    the samples with the same prompt and seed, ``±`` half the paired 95% interval."""
+    comparisons = metrics.comparisons
+    if not comparisons:
+        return []
+    baselines = {c.baseline for c in comparisons}
+    one = baselines.pop() if len(baselines) == 1 else None
+    against = f"against {one}" if one else "(setting − baseline)"
+    grids = []
+    for g, (title, columns) in enumerate(table_groups(metrics.settings)):
+        with_n = g == 0
+        headers = ["setting" if one else "setting − baseline", *(["pairs"] if with_n else []),
+                   *(t for _, t in columns)]
+        rows = [[c.setting if one else f"{c.setting} − {c.baseline}",
+                 *([str(c.pairs)] if with_n else []),
+                 *(paired_cell(c.difference.get(key), DIGITS.get(key, 2)) for key, _ in columns)]
+                for c in comparisons]
+        grids.append(Grid(f"Paired differences {against}: {title}", headers, rows,
+                          [False] + [True] * (len(headers) - 1)))
+    grids[0].caption = ("mean difference over samples with the same prompt and seed, ±95% "
+                        "paired interval half-width; * the interval excludes 0")
     return grids
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from textgen import rundir
 from textgen.records import RunMetrics, Sample
 from textgen.report.columns import number as _num
-from textgen.report.grids import Grid, excerpt_grid, invented_grid, metric_grids
+from textgen.report.grids import Grid, excerpt_grid, invented_grid, metric_grids, paired_grids
 from textgen.report.plots import PLOT, write_plot
 from textgen.report.surprise import legend_html, surprise_html
 from textgen.spec.schema import Spec
@@ -58,7 +58,10 @@ def render(metrics: RunMetrics, samples: list[Sample], spec: Spec, plot: str | N
         f"- epochs: {m.epochs}, training {m.train_seconds:.1f} s, "
         f"{_num(m.train_chars_per_second, ',.0f')} chars/s",
         f"- parameters: {m.parameters:,}, vocabulary {m.vocab_size}",
-        f"- generation: {_num(m.generation_chars_per_second, ',.0f')} chars/s",
+        f"- generation: {_num(m.generation_chars_per_second, ',.0f')} chars/s steady state "
+        f"(compiling the decoding loop: {_num(m.generation_compile_seconds, '.2f')} s, once)",
+        *([f"- metrics: {m.metrics_seconds:.2f} s (every sample and the held-out row)"]
+          if m.metrics_seconds is not None else []),
         *_corpus_line(metrics), "",
         "## Samplers", "",
     ]
@@ -66,6 +69,10 @@ def render(metrics: RunMetrics, samples: list[Sample], spec: Spec, plot: str | N
         lines += [f"![entropy, diversity and realism against temperature]({plot})", ""]
     for grid in metric_grids(metrics):
         lines += grid_markdown(grid)
+    if metrics.comparisons:
+        lines += ["## Paired differences", ""]
+        for grid in paired_grids(metrics):
+            lines += grid_markdown(grid)
     invented = invented_grid(metrics)
     if invented:
         lines += grid_markdown(invented)

@@ -1,4 +1,5 @@
-"""The run's figure: entropy, diversity and realism against temperature (``entropy_report.png``).
+"""The run's figure: entropy, diversity, realism, the judge, copying and self-BLEU against
+temperature (``entropy_report.png``), with the held-out text as a dashed level line.
 
 Temperature settings make the lines; greedy (the T -> 0 limit) is a square at T = 0,
 multinomial a diamond at T = 1, and uniform (the T -> inf limit) a dotted level line. Other
@@ -24,7 +25,11 @@ PANELS = [
      None),
     ("Distinct word bigrams (share)", [("distinct_word_2", "distinct word-2")], (-0.03, 1.05)),
     ("Real words (share)", [("real_word_share", "real words")], (-0.03, 1.05)),
+    ("Judge: Kneser-Ney bits/char", [("judge_bpc", "judge bpc")], None),
+    ("Copied 16-char windows (share)", [("copy_rate", "copy rate")], (-0.03, 1.05)),
+    ("Self-BLEU within a setting", [("self_bleu", "self-BLEU")], (-0.03, 1.05)),
 ]
+COLUMNS = 3
 
 
 def classify(config: list[StageConfig] | None) -> tuple[str, float] | None:
@@ -74,22 +79,28 @@ def _panel(ax, points: list[tuple[str, float, SettingSummary]], key: str, colour
             ax.axhline(mean, color=colour, ls=":", lw=1.5)
 
 
-def draw(settings: list[SettingSummary], title: str = ""):
-    """The figure (a matplotlib ``Figure``), or None when no setting can be placed."""
+def draw(settings: list[SettingSummary], title: str = "",
+         reference: SettingSummary | None = None):
+    """The figure (a matplotlib ``Figure``), or None when no setting can be placed;
+    ``reference`` (the held-out text) is a dashed grey level line in every panel."""
     points = plottable(settings)
     if not points:
         return None
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
-    fig = Figure(figsize=(13, 4.2), dpi=100, layout="constrained")
-    axes = fig.subplots(1, len(PANELS))
+    rows = -(-len(PANELS) // COLUMNS)
+    fig = Figure(figsize=(13, 3.8 * rows + 0.6), dpi=100, layout="constrained")
+    axes = fig.subplots(rows, COLUMNS, squeeze=False).ravel()
     finite = [t for _, t, _ in points if math.isfinite(t)]
     right = max([*finite, 1.0]) * 1.08 + 0.05
     colours = iter(f"C{i}" for i in range(10))
     for ax, (panel_title, series, ylim) in zip(axes, PANELS, strict=True):
         for key, name in series:
             _panel(ax, points, key, next(colours), name)
+            level = _interval(reference, key)[0] if reference is not None else math.nan
+            if not math.isnan(level):
+                ax.axhline(level, color="grey", ls="--", lw=1.2)
         ax.set(title=panel_title, xlabel="temperature", xlim=(-0.05, right))
         if ylim:
             ax.set_ylim(*ylim)
@@ -101,7 +112,10 @@ def draw(settings: list[SettingSummary], title: str = ""):
                     label="multinomial (T=1)"),
              Line2D([], [], ls=":", color="grey", label="uniform (T→∞)"),
              Line2D([], [], marker="o", color="grey", label="temperature, mean ±95% CI")]
-    fig.legend(handles=marks, loc="outside lower center", ncol=4, fontsize=9, frameon=False)
+    if reference is not None:
+        marks.append(Line2D([], [], ls="--", color="grey", label="held-out text"))
+    fig.legend(handles=marks, loc="outside lower center", ncol=len(marks), fontsize=9,
+               frameon=False)
     if title:
         fig.suptitle(title)
     return fig
@@ -109,7 +123,8 @@ def draw(settings: list[SettingSummary], title: str = ""):
 
 def write_plot(run_dir: Path, metrics: RunMetrics) -> Path | None:
     """Draw ``entropy_report.png`` into ``run_dir`` (atomically); None when there is no plot."""
-    fig = draw(metrics.settings, f"Run {metrics.name}: samplers by temperature")
+    fig = draw(metrics.settings, f"Run {metrics.name}: samplers by temperature",
+               metrics.reference)
     path = Path(run_dir) / PLOT
     if fig is None:
         path.unlink(missing_ok=True)  # a figure from an earlier report would be stale

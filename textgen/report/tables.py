@@ -8,7 +8,7 @@ from rich.table import Table
 
 from textgen.records import RunMetrics, Sample
 from textgen.report.columns import number as _num
-from textgen.report.grids import Grid, excerpt_grid, invented_grid, metric_grids
+from textgen.report.grids import Grid, excerpt_grid, invented_grid, metric_grids, paired_grids
 from textgen.spec.schema import Spec
 
 
@@ -25,7 +25,9 @@ def training_table(metrics: RunMetrics) -> Table:
         ("parameters", _num(metrics.parameters, ",")),
         ("vocabulary", str(metrics.vocab_size)),
         ("corpus chars", _num(metrics.corpus_chars, ",")),
-        ("generation chars/s", _num(metrics.generation_chars_per_second, ",.0f")),
+        ("generation chars/s", _num(metrics.generation_chars_per_second, ",.0f")
+         + " (steady state)"),
+        ("generation compile s", _num(metrics.generation_compile_seconds, ".2f")),
     ]
     for name, value in rows:
         table.add_row(name, value)
@@ -53,8 +55,9 @@ def grid_table(grid: Grid, wrap_last: bool = False) -> Table:
 
 
 def samplers_tables(metrics: RunMetrics, samples: list[Sample], excerpt_chars: int) -> list[Table]:
-    """The metric tables, then invented words and excerpts."""
+    """The metric tables, the paired differences, then invented words and excerpts."""
     tables = [grid_table(g) for g in metric_grids(metrics)]
+    tables += [grid_table(g) for g in paired_grids(metrics)]
     invented = invented_grid(metrics)
     if invented:
         tables.append(grid_table(invented, wrap_last=True))
