@@ -182,9 +182,34 @@ def build_stage(item: str | dict[str, Any]) -> Sampler:
         raise ValueError(f"sampler {name!r}: {_problems(exc)}") from None
 
 
+def build_decoder(item: str | dict[str, Any]) -> SamplerChain | None:
+    """``{"beam": {"width": 4}}`` -> a decoding strategy (a setting of its own); None when the
+    item does not name a registered decoder."""
+    name = item if isinstance(item, str) else next(iter(item)) if isinstance(item, dict) else None
+    if not isinstance(name, str) or name not in registry().decoders:
+        return None
+    cls = registry().get("decoders", name)
+    value = {} if isinstance(item, str) else item[name]
+    value = {} if value is None else value
+    if not isinstance(value, dict):
+        value = {cls.primary: value}
+    try:
+        return cls(**value)  # type: ignore[no-any-return]
+    except ValidationError as exc:
+        raise ValueError(f"decoder {name!r}: {_problems(exc)}") from None
+
+
 def build_chain(setting: SamplerSetting) -> SamplerChain:
-    """A sampler setting (one stage or a list of stages) -> a chain of new stage objects."""
+    """A sampler setting (one stage or a list of stages) -> a chain of new stage objects, or a
+    decoding strategy (``beam``), which is never chained with stages."""
     items = setting if isinstance(setting, list) else [setting]
+    for item in items:
+        decoder = build_decoder(item)
+        if decoder is not None and len(items) > 1:
+            raise ValueError(f"{decoder.label()} is a decoding strategy, not a stage: "
+                             "give it as a sampler setting of its own")
+        if decoder is not None:
+            return decoder
     return SamplerChain([build_stage(item) for item in items])
 
 
@@ -208,6 +233,19 @@ class GenerationSpec(Section):
     samplers: list[CheckedSetting] = Field(
         default_factory=lambda: ["greedy", {"temperature": 0.2}, {"temperature": 0.5},
                                  {"temperature": 1.0}, {"temperature": 1.2}])
+    stop: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list, description="end a sample at the first of these strings (the "
+                                          "text is cut before it)")
+
+    @model_validator(mode="after")
+    def _decoders_fit(self) -> GenerationSpec:
+        for k, setting in enumerate(self.samplers):
+            most = getattr(build_chain(setting), "max_samples", lambda: None)()
+            if most is not None and self.num_samples > most:
+                raise ValueError(f"samplers[{k}] returns at most {most} samples per prompt "
+                                 f"(its width), but num_samples is {self.num_samples}: widen "
+                                 "the beam or ask for fewer samples")
+        return self
 
     @field_validator("prompt")
     @classmethod
