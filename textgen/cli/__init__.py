@@ -107,4 +107,10 @@ def _quiet_native_stderr_while_importing_tensorflow() -> None:
         os.close(saved)
 
 
-from textgen.cli import results, runs, sampling, serve  # noqa: E402, F401  (registers the commands)
+from textgen.cli import (  # noqa: E402, F401  (registers the commands)
+    results,
+    runs,
+    sampling,
+    serve,
+    train,
+)

@@ -15,6 +15,7 @@ import re
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 from textgen.corpus.manifest import Manifest, load_manifest
@@ -206,13 +207,39 @@ def read_text(path: str | os.PathLike[str], lowercase: bool = False,
     return text
 
 
-def load_text(name: str | None = None, path: str | os.PathLike[str] | None = None,
+def corpus_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """The files a list of corpus paths names, in order: a folder stands for every file under
+    it (sorted, hidden ones skipped). A missing path, or a folder with no files, is an error."""
+    files: list[Path] = []
+    for given in paths:
+        path = Path(given).expanduser()
+        if path.is_dir():
+            inside = sorted(p for p in path.rglob("*") if p.is_file() and not any(
+                part.startswith(".") for part in p.relative_to(path).parts))
+            if not inside:
+                raise CorpusError(f"Corpus folder {path} holds no files; give text files.")
+            files += inside
+        else:
+            files.append(resolve_corpus(path=path))
+    return files
+
+
+def load_text(name: str | None = None,
+              path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
               lowercase: bool | None = None, fold_newlines: bool | None = None) -> str:
-    """Resolve and read a corpus; preprocessing defaults to the manifest's when a name is given."""
-    file = resolve_corpus(name, path)
+    """Resolve and read a corpus; preprocessing defaults to the manifest's when a name is given.
+
+    ``path`` may list several files and folders: their texts are read one by one (each must be
+    UTF-8 text) and joined in order, each ending with a newline.
+    """
     preprocess = load_manifest(name).preprocess if name is not None else None
     if lowercase is None:
         lowercase = preprocess.lowercase if preprocess else False
     if fold_newlines is None:
         fold_newlines = preprocess.fold_newlines if preprocess else False
-    return read_text(file, lowercase=lowercase, fold_newlines=fold_newlines)
+    if isinstance(path, list | tuple):
+        texts = [read_text(f, lowercase=lowercase, fold_newlines=fold_newlines)
+                 for f in corpus_files(path)]
+        return "".join(t if t.endswith("\n") else t + "\n" for t in texts)
+    return read_text(resolve_corpus(name, path), lowercase=lowercase,
+                     fold_newlines=fold_newlines)

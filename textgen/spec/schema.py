@@ -37,7 +37,9 @@ class CorpusSpec(Section):
     """Which text to train on, and how to prepare it."""
 
     name: str | None = Field(None, description="a manifest in corpora/, e.g. nietzsche")
-    path: str | None = Field(None, description="a text file; overrides the manifest's lookup")
+    path: str | list[str] | None = Field(
+        None, description="a text file, or a list of files and folders (every file in a folder, "
+                          "sorted) read in order as one text; overrides the manifest's lookup")
     lowercase: bool | None = Field(None, description="default: the manifest's (true for nietzsche)")
     fold_newlines: bool | None = Field(None, description="default: the manifest's")
     val_fraction: float = Field(0.1, gt=0, lt=1, description="the last fraction is held out")
@@ -47,6 +49,8 @@ class CorpusSpec(Section):
     def _named(self) -> CorpusSpec:
         if not self.name and not self.path:
             raise ValueError("give the corpus a manifest `name` or a file `path`")
+        if isinstance(self.path, list) and not all(self.path):
+            raise ValueError("corpus.path lists an empty path")
         return self
 
 
