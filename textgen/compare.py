@@ -15,9 +15,7 @@ from rich.console import Console
 from textgen import rundir
 from textgen.spec.comparison import BenchmarkSpec, Comparison, differences
 
-COMPARISON_JSON = "comparison.json"
-COMPARISON_MD = "comparison.md"
-COMPARISON_PNG = "comparison.png"
+COMPARISON_JSON = "comparison.json"  # beside it, report.compare writes comparison.{md,png}
 
 
 def measure_run(run_dir: Path, bench: BenchmarkSpec, prompt_text: str) -> dict:

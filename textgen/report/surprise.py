@@ -37,15 +37,6 @@ def surprise_text(sample: Sample) -> Text:
     return text
 
 
-def legend_text() -> Text:
-    """The terminal legend: one swatch per band."""
-    text = Text("prompt", style=PROMPT_STYLE)
-    for i, (_, style, _) in enumerate(BANDS):
-        text.append("  ")
-        text.append(band_label(i), style=style)
-    return text
-
-
 def _span(colour: str, text: str) -> str:
     return f'<span style="color:{colour}">{html.escape(text)}</span>'
 

@@ -85,10 +85,6 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class DivergenceError(RuntimeError):
-    """Training produced a NaN or exploding loss."""
-
-
 class StopOnDivergence(keras.callbacks.Callback):
     """Stops at a NaN/inf loss, or one above ``limit`` bits per char, and says so clearly."""
 
