@@ -62,13 +62,20 @@ def _level(keys: np.ndarray, counts: np.ndarray, vocab_size: int) -> _Level:
 
 def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarray:
     """``values`` at the positions of ``query`` in sorted ``keys``; 0 where absent."""
+    return _lookups(keys, query, values)[0]
+
+
+def _lookups(keys: np.ndarray, query: np.ndarray, *values: np.ndarray) -> list[np.ndarray]:
+    """Each of ``values`` at the positions of ``query`` in sorted ``keys`` (one search for
+    all of them); 0 where absent."""
     if len(keys) == 0:
-        return np.zeros(len(query), dtype=values.dtype)
+        return [np.zeros(len(query), dtype=v.dtype) for v in values]
     order = np.argsort(query)  # sorted queries search ~2x faster (each starts from the last)
     i = np.empty(len(query), dtype=np.intp)
     i[order] = np.searchsorted(keys, query[order])
     i = np.minimum(i, len(keys) - 1)
-    return np.where(keys[i] == query, values[i], 0)
+    found = keys[i] == query
+    return [np.where(found, v[i], 0) for v in values]
 
 
 class KneserNey:
@@ -144,8 +151,7 @@ class KneserNey:
                 ctx = ctx + np.where(valid, older_ids, 0) * v ** (k - 2)
             else:
                 valid = np.ones(len(positions), dtype=bool)
-            total = _lookup(lv.ctx_keys, lv.ctx_total, ctx)
-            backoff = _lookup(lv.ctx_keys, lv.ctx_backoff, ctx)
+            total, backoff = _lookups(lv.ctx_keys, ctx, lv.ctx_total, lv.ctx_backoff)
             count = _lookup(lv.keys, lv.counts, ctx * v + nexts)
             kept = np.maximum(count - lv.discounts[np.minimum(count, 3)], 0.0)
             seen = valid & (total > 0)
