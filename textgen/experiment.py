@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import cast
 
 import keras
 from rich.console import Console
@@ -17,13 +18,16 @@ from textgen import spec as specs
 from textgen.corpus.prepare import Corpus, draw_prompts, prepare_corpus, prepare_prompt
 from textgen.corpus.vocab import CharVocab
 from textgen.errors import RunError
+from textgen.generation.engine import Decoder
 from textgen.generation.reading import read_texts
 from textgen.generation.sampling import generate, plan_rows
+from textgen.generation.timing import CompileTimer
 from textgen.metrics import TrainingIndex
 from textgen.metrics.sweep import summarize_sweep
 from textgen.model import build_model, parts
 from textgen.plugins import registry
 from textgen.records import RunMetrics, Sample
+from textgen.report import tensorboard
 from textgen.report.markdown import write_report
 from textgen.report.reference import corpus_reference, held_out_pieces
 from textgen.report.tables import print_run
@@ -69,9 +73,11 @@ def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False,
         short = parts(model)[1].warn_if_short(spec.training.seq_len)
         if short:
             console.print(f"[yellow]warning:[/] {short}")
+        logs = tensorboard.for_run(spec, model, corpus, run_dir) if (
+            spec.report.tensorboard and chief) else []
         with make_progress(console) as progress:
             result = train(spec, model, corpus.train_ids, corpus.scoring_ids, run_dir,
-                           progress, resume=resume, strategy=strategy)
+                           progress, resume=resume, strategy=strategy, extra_callbacks=logs)
     if result.diverged and not result.history:
         raise RunError(f"{result.diverged}, before any epoch finished, so there is no good "
                        "checkpoint. Lower training.optimizer.learning_rate or set clipnorm.")
@@ -91,13 +97,15 @@ def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False,
         prompts = draw_prompts(corpus.val_text, g.prompts, g.prompt_length, spec.seed)
     chains = g.chains()
     rows = plan_rows(prompts, len(chains), g.num_samples, spec.seed, g.coupled)
+    timer = CompileTimer(Decoder(model, chains))
     start = time.perf_counter()
     with make_progress(console) as progress:
         task = progress.add_task("generate", total=len(rows), info="")
         samples = generate(model, corpus.vocab, chains, rows, g.length, g.batch_size,
-                           g.unknown_chars,
+                           g.unknown_chars, decoder=cast(Decoder, timer),  # a timed one
                            on_batch=lambda batch: progress.advance(task, len(batch)))
     gen_seconds = time.perf_counter() - start
+    compile_seconds = min(timer.compile_seconds(), gen_seconds)
     rundir.write_samples(run_dir, samples)
 
     last = result.history[-1] if result.history else {}
@@ -114,12 +122,19 @@ def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False,
         vocab_size=len(corpus.vocab),
         corpus_chars=len(corpus.text),
         generation_seconds=gen_seconds,
-        generation_chars_per_second=len(samples) * g.length / gen_seconds,
+        generation_compile_seconds=compile_seconds,
+        generation_chars_per_second=len(samples) * g.length / max(gen_seconds - compile_seconds,
+                                                                   1e-9),  # steady state
         diverged=result.diverged,
         **sample_report(spec, model, corpus, samples, chains),
         **corpus_reference(corpus.train_text, g.length),
     )
     rundir.write_metrics(run_dir, metrics)
+    if spec.report.tensorboard:
+        tensorboard.log_final(run_dir, max(result.epochs - 1, 0), {
+            "held_out/val_bpc_dynamic": metrics.val_bpc_dynamic,
+            "generation/chars_per_second": metrics.generation_chars_per_second,
+            "generation/compile_seconds": metrics.generation_compile_seconds})
     write_report(run_dir, metrics, samples, spec)
     print_run(console, metrics, samples, spec)
     return metrics

@@ -23,15 +23,19 @@ from textgen.cli import _debug_option, cli, console
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Change one spec value before validation, e.g. training.epochs=4 or "
                    "'generation.samplers=[greedy, {temperature: 0.5}]' (repeatable).")
+@click.option("--tensorboard", is_flag=True,
+              help="Write TensorBoard logs into the run directory (report.tensorboard: true).")
 @_debug_option
-def run(spec_path: Path, output_dir: Path | None, overwrite: bool,
-        resume_dir: Path | None, trained: Path | None, overrides: tuple[str, ...]) -> None:
+def run(spec_path: Path, output_dir: Path | None, overwrite: bool, resume_dir: Path | None,
+        trained: Path | None, overrides: tuple[str, ...], tensorboard: bool) -> None:
     """Train and generate as SPEC_PATH says, writing everything to a run directory."""
     from textgen import rundir
     from textgen.errors import RunError
     from textgen.experiment import run as run_experiment
     from textgen.spec.overrides import load_with_overrides
 
+    if tensorboard:
+        overrides = (*overrides, "report.tensorboard=true")
     spec = load_with_overrides(spec_path, overrides)
     if trained is not None and resume_dir is not None:
         raise click.UsageError("--from-run and --resume do not go together")

@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 from textgen.corpus.manifest import Manifest, load_manifest
 from textgen.errors import CorpusError
@@ -241,5 +242,5 @@ def load_text(name: str | None = None,
         texts = [read_text(f, lowercase=lowercase, fold_newlines=fold_newlines)
                  for f in corpus_files(path)]
         return "".join(t if t.endswith("\n") else t + "\n" for t in texts)
-    return read_text(resolve_corpus(name, path), lowercase=lowercase,
-                     fold_newlines=fold_newlines)
+    one = cast("str | os.PathLike[str] | None", path)  # a str is a Sequence too
+    return read_text(resolve_corpus(name, one), lowercase=lowercase, fold_newlines=fold_newlines)

@@ -93,3 +93,46 @@ def cached_vs_recomputed(model: Any, prompt_ids: np.ndarray, length: int, repeat
     return {"window": window, "length": length, "cached": cached, "recomputed": full,
             "speedup": cached["chars_per_second"] / full["chars_per_second"],
             "same_text": bool(same)}
+
+
+class CompileTimer:
+    """A ``Decoder`` that times its calls and tells compiling apart from decoding.
+
+    The first call of each shape (batch, prompt length, output length) traces and XLA-compiles
+    before it decodes; later calls of that shape only decode. ``compile_seconds()`` is, per
+    shape, the first call's time minus the median time of a warm call of the same shape (one
+    extra call is made for a shape that was never called again), so a run's generation speed
+    can count steady-state decoding alone.
+    """
+
+    def __init__(self, decoder: Decoder) -> None:
+        self.decoder = decoder
+        self.calls: list[tuple[tuple, float, bool]] = []  # (shape, seconds, first of its shape)
+        self._first: dict[tuple, tuple] = {}
+
+    def __getattr__(self, name: str) -> Any:  # everything else is the decoder's
+        return getattr(self.__dict__["decoder"], name)
+
+    def __call__(self, prompt_ids: np.ndarray, setting: np.ndarray, seeds: np.ndarray,
+                 length: int) -> Any:
+        shape = (np.shape(prompt_ids), int(length))
+        cold = shape not in self._first
+        if cold:
+            self._first[shape] = (prompt_ids, setting, seeds, length)
+        start = time.perf_counter()
+        out = self.decoder(prompt_ids, setting, seeds, length)
+        self.calls.append((shape, time.perf_counter() - start, cold))
+        return out
+
+    def compile_seconds(self) -> float:
+        """Seconds spent tracing and compiling, summed over the shapes called so far."""
+        total = 0.0
+        for shape, args in self._first.items():
+            warm = [s for k, s, cold in self.calls if k == shape and not cold]
+            if not warm:
+                start = time.perf_counter()
+                self.decoder(*args)
+                warm = [time.perf_counter() - start]
+            first = next(s for k, s, cold in self.calls if k == shape and cold)
+            total += max(first - statistics.median(warm), 0.0)
+        return total

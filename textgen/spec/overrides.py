@@ -140,12 +140,13 @@ def load_with_overrides(spec: Any, overrides: Iterable[str] | Mapping[str, Any] 
     from textgen.spec.schema import Spec
 
     parsed = parse_all(overrides)
+    positions: dict = {}
     if isinstance(spec, Spec):
         if not parsed:
             return spec
-        data, positions, file = spec.model_dump(mode="json"), {}, None
+        data, file = spec.model_dump(mode="json"), None
     elif isinstance(spec, Mapping):
-        data, positions, file = dict(spec), {}, None
+        data, file = dict(spec), None
     else:
         file = str(spec)
         data, positions = read_yaml_file(spec)

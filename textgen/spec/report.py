@@ -80,3 +80,5 @@ class ReportSpec(BaseModel):
         64, ge=0, description="held-out pieces in the reference row (0: no row)")
     compare: CompareSpec | None = Field(
         None, description="paired differences between settings (needs generation.coupled)")
+    tensorboard: bool = Field(False, description="write TensorBoard logs into the run "
+                                                 "directory (tensorboard --logdir runs/)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,10 +73,12 @@ def chars_per_window(spec: Spec) -> int:
 
 def train(spec: Spec, model: keras.Model, train_ids: np.ndarray, scoring_ids: np.ndarray,
           run_dir: Path, progress=None, resume: bool = False,
-          strategy: tf.distribute.Strategy | None = None) -> TrainResult:
+          strategy: tf.distribute.Strategy | None = None,
+          extra_callbacks: Sequence[keras.callbacks.Callback] = ()) -> TrainResult:
     """Fit ``model`` (resuming from the run's checkpoint if asked) and return what happened.
 
     Under a ``strategy``, ``model`` must come from its scope; only the chief writes ``run_dir``.
+    ``extra_callbacks`` run after the built-in ones, so their logs hold ``val_bpc``.
     """
     t = spec.training
     strategy = strategy or tf.distribute.get_strategy()
@@ -113,6 +116,7 @@ def train(spec: Spec, model: keras.Model, train_ids: np.ndarray, scoring_ids: np
     ]
     if progress is not None:
         callbacks.append(RichProgress(progress, t.epochs, steps, chars_per_batch, done))
+    callbacks += extra_callbacks
     if done < t.epochs and not (t.max_seconds and elapsed >= t.max_seconds):
         if distribute.needs_own_loop(strategy):  # Keras fit fails there (keras#20585)
             distribute.fit(strategy, fitted, dataset, t.epochs, done, steps, callbacks)
