@@ -35,6 +35,7 @@ from textgen.samplers.base import SamplerChain
 from textgen.spec.schema import Spec
 from textgen.training.callbacks import read_history
 from textgen.training.distribute import in_float32, is_chief, make_strategy, precision
+from textgen.training.dynamic import spec_dynamic_bpc
 from textgen.training.memory import check_fits
 from textgen.training.progress import make_progress
 from textgen.training.trainer import TrainResult, train
@@ -89,6 +90,8 @@ def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False,
         return None
     model = in_float32(result.model, lambda: build(spec, len(corpus.vocab)))  # to generate
     rundir.atomic_write(run_dir / rundir.MODEL, model.save)
+    val_bpc_dynamic = spec_dynamic_bpc(model, corpus.train_ids, corpus.scoring_ids,
+                                       spec.evaluation, spec.seed)  # weights restored after
 
     g = spec.generation
     if g.prompt:
@@ -112,6 +115,7 @@ def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False,
     metrics = RunMetrics(
         name=spec.name,
         val_bpc=last.get("val_bpc"),
+        val_bpc_dynamic=val_bpc_dynamic,
         best_val_bpc=min((r["val_bpc"] for r in result.history), default=None),
         epochs=result.epochs,
         train_seconds=result.seconds,

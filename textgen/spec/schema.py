@@ -20,7 +20,8 @@ from pydantic import (
 )
 
 from textgen.plugins import UnknownNameError, registry
-from textgen.samplers.base import Sampler, SamplerChain
+from textgen.samplers.base import SamplerChain
+from textgen.samplers.build import SamplerSetting, build_chain
 from textgen.spec.report import ReportSpec
 
 
@@ -72,11 +73,11 @@ class BackboneSpec(BaseModel):
     @model_validator(mode="after")
     def _known(self) -> BackboneSpec:
         try:
-            cls = registry().backbone(self.type)
+            params = registry().backbone_params(self.type)
         except UnknownNameError as exc:
             raise ValueError(str(exc)) from None
         try:
-            cls.Params(**self.params)
+            params(**self.params)
         except ValidationError as exc:
             raise ValueError(f"{self.type} backbone: {_problems(exc)}") from None
         return self
@@ -148,73 +149,27 @@ class TrainingSpec(Section):
         "float32", description="Keras dtype policy; the head and the loss stay float32")
 
 
+class DynamicSpec(Section):
+    """Dynamic evaluation (textgen/training/dynamic.py): score each held-out segment, then
+    adapt the weights on it; reported as ``val_bpc_dynamic`` beside the static ``val_bpc``."""
+
+    segment: int = Field(50, ge=1, description="characters scored before each weight update")
+    learning_rate: float = Field(2e-3, gt=0, allow_inf_nan=False,
+                                 description="step size of the RMS-normalised update")
+    decay: float = Field(0.01, ge=0, lt=1, allow_inf_nan=False,
+                         description="pull back towards the static weights at each update")
+    calibration_windows: int = Field(64, ge=1, description="training windows that measure "
+                                                           "the gradients' mean square")
+
+
 class EvaluationSpec(Section):
     """Held-out bits per character: every held-out char, each with >= ``context`` chars before."""
 
     context: int = Field(60, ge=1, description="characters of context before each scored one")
     stride: int = Field(200, ge=1, description="characters scored per window")
     batch_size: int = Field(128, ge=1)
-
-
-SamplerSetting = str | dict[str, Any] | list[str | dict[str, Any]]
-
-
-def build_stage(item: str | dict[str, Any]) -> Sampler:
-    """``"greedy"``, ``{"temperature": 0.5}`` or ``{"top_p": {"p": 0.9}}`` -> a sampler stage."""
-    if isinstance(item, str):
-        name, value = item, {}
-    elif isinstance(item, dict) and len(item) == 1:
-        name, value = next(iter(item.items()))
-    else:
-        raise ValueError(f"a sampler stage is a name or a one-key mapping, got {item!r}")
-    try:
-        cls = registry().sampler(str(name))
-    except UnknownNameError as exc:
-        raise ValueError(str(exc)) from None
-    if value is None:
-        value = {}
-    if not isinstance(value, dict):
-        if cls.primary is None:
-            raise ValueError(f"sampler {name!r} takes no value; write it as just {name!r}")
-        value = {cls.primary: value}
-    odd = [key for key in value if not isinstance(key, str)]
-    if odd:
-        raise ValueError(f"sampler {name!r}: option names must be text, got {odd[0]!r}")
-    try:
-        return cls(**value)
-    except ValidationError as exc:
-        raise ValueError(f"sampler {name!r}: {_problems(exc)}") from None
-
-
-def build_decoder(item: str | dict[str, Any]) -> SamplerChain | None:
-    """``{"beam": {"width": 4}}`` -> a decoding strategy (a setting of its own); None when the
-    item does not name a registered decoder."""
-    name = item if isinstance(item, str) else next(iter(item)) if isinstance(item, dict) else None
-    if not isinstance(name, str) or name not in registry().decoders:
-        return None
-    cls = registry().get("decoders", name)
-    value = {} if isinstance(item, str) else item[name]
-    value = {} if value is None else value
-    if not isinstance(value, dict):
-        value = {cls.primary: value}
-    try:
-        return cls(**value)  # type: ignore[no-any-return]
-    except ValidationError as exc:
-        raise ValueError(f"decoder {name!r}: {_problems(exc)}") from None
-
-
-def build_chain(setting: SamplerSetting) -> SamplerChain:
-    """A sampler setting (one stage or a list of stages) -> a chain of new stage objects, or a
-    decoding strategy (``beam``), which is never chained with stages."""
-    items = setting if isinstance(setting, list) else [setting]
-    for item in items:
-        decoder = build_decoder(item)
-        if decoder is not None and len(items) > 1:
-            raise ValueError(f"{decoder.label()} is a decoding strategy, not a stage: "
-                             "give it as a sampler setting of its own")
-        if decoder is not None:
-            return decoder
-    return SamplerChain([build_stage(item) for item in items])
+    dynamic: DynamicSpec | None = Field(None, description="also score with dynamic evaluation "
+                                                          "after training (off by default)")
 
 
 def _check_setting(setting: SamplerSetting) -> SamplerSetting:
