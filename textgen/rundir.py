@@ -125,7 +125,10 @@ def load_trained(run_dir: Path, vocab: CharVocab | None = None
         if not (run_dir / name).is_file():
             raise RunError(f"{run_dir} has no {name}: its training did not finish. Resume it "
                            f"with `textgen resume {run_dir}`.")
-    saved_vocab = CharVocab.load(run_dir / VOCAB)
+    try:
+        saved_vocab = CharVocab.load(run_dir / VOCAB)
+    except ValueError as err:  # not JSON, or not a list of single characters
+        raise RunError(f"{run_dir / VOCAB} is damaged or not from textgen: {err}") from None
     if vocab is not None and saved_vocab != vocab:
         raise RunError(f"{run_dir} was trained on another vocabulary ({len(saved_vocab)} "
                        f"symbols, this corpus has {len(vocab)}); its model cannot be reused.")
