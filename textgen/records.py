@@ -37,6 +37,8 @@ class Sample:
     token_logprob: list[float] = field(default_factory=list)
     setting: int = 0    # index of the setting in its sweep
     sampler_config: list[StageConfig] = field(default_factory=list)
+    end: str = "length"  # why the text ended: "length", "stop" (a stop string), "accept" (regex)
+    score: float | None = None  # a decoder's ranking score (beam: normalised total log-prob)
 
     def to_json(self) -> dict[str, Any]:
         """The record written to samples.jsonl and printed by ``generate --json``."""

@@ -111,3 +111,49 @@ class StochasticBeamSearch(BeamSearch):
 
     Params = StochasticBeamParams
     stochastic: ClassVar[bool] = True
+
+
+def strategy_samples(model: keras.Model, vocab: Any, chains: list[SamplerChain], rows: list[Any],
+                     encoded: dict[str, np.ndarray], length: int, batch_size: int,
+                     stops: StopAutomaton | None) -> list[Any]:
+    """Samples for the rows whose setting is a decoding strategy, in the order of ``rows``.
+
+    The rows of one (setting, prompt), in runs of at most the strategy's width, form a group:
+    the group's first seed drives it, and its ``i``-th row gets the ``i``-th result. Groups of
+    equal prompt length decode together.
+    """
+    from textgen.records import Sample
+
+    by_prompt: dict[tuple[int, str], list[Any]] = {}
+    for row in rows:
+        by_prompt.setdefault((row.setting, row.prompt), []).append(row)
+    batches: dict[tuple[int, int], list[list[Any]]] = {}
+    for (k, prompt), same in by_prompt.items():
+        most = chains[k].max_samples() or len(same)  # type: ignore[attr-defined]
+        for start in range(0, len(same), most):
+            batches.setdefault((k, len(encoded[prompt])), []).append(same[start:start + most])
+    made: dict[int, Any] = {}
+    for (k, _), all_groups in batches.items():
+        strategy = chains[k]
+        assert isinstance(strategy, DecodingStrategy)
+        per_call = max(1, batch_size // (strategy.max_samples() or 1))
+        config = strategy.get_config()
+        for start in range(0, len(all_groups), per_call):
+            chunk = all_groups[start:start + per_call]
+            n_best = max(len(g) for g in chunk)
+            out = strategy.decode(model, np.stack([encoded[g[0].prompt] for g in chunk]),
+                                  np.array([g[0].seed for g in chunk]), length, n_best, stops)
+            for i, group in enumerate(chunk):
+                for j, row in enumerate(group):
+                    kept = int(out.lengths[i, j])
+                    entropy = np.maximum(out.model_entropy[i, j, :kept], 0).tolist()
+                    drawn = entropy if isinstance(strategy, StochasticBeamSearch) else (
+                        [0.0] * kept)  # beam search is deterministic
+                    made[id(row)] = Sample(
+                        prompt=row.prompt, text=vocab.decode(out.tokens[i, j, :kept]),
+                        sampler=strategy.label(), seed=row.seed, setting=row.setting,
+                        sampler_config=config, model_entropy=entropy, sampling_entropy=drawn,
+                        token_logprob=out.token_logprob[i, j, :kept].tolist(),
+                        end="stop" if out.stopped[i, j] else "length",
+                        score=float(out.score[i, j]))
+    return [made[id(row)] for row in rows]

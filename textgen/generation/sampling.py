@@ -16,7 +16,9 @@ import numpy as np
 
 from textgen.corpus.vocab import CharVocab
 from textgen.errors import LimitError, PromptError, UsageError
+from textgen.generation.decoders import DecodingStrategy, strategy_samples
 from textgen.generation.engine import Decoded, Decoder
+from textgen.generation.stops import StopAutomaton, stop_automaton
 from textgen.records import Sample
 from textgen.samplers.base import SamplerChain
 
@@ -98,13 +100,21 @@ def generate(model: keras.Model, vocab: CharVocab, chains: Sequence[SamplerChain
              rows: Sequence[Row], length: int, batch_size: int = 64,
              unknown: Literal["error", "skip"] = "error", decoder: Decoder | None = None,
              on_batch: Callable[[list[Sample]], None] | None = None,
-             steps: int = CHUNK) -> list[Sample]:
+             steps: int = CHUNK, stop: Sequence[str] = ()) -> list[Sample]:
     """Decode every row; ``on_batch`` sees each finished batch (progress, streaming).
 
     Samples longer than ``steps`` decode in pieces that carry the state over, in batches small
-    enough that a batch holds at most ``BATCH_CHARS`` characters with their statistics.
+    enough that a batch holds at most ``BATCH_CHARS`` characters with their statistics. A
+    sample ends early at the first of the ``stop`` strings (cut before it). Stages that need
+    the model's characters (``regex``) get them through ``bind(vocab)`` first; rows of a
+    decoding strategy (``beam``) go to it.
     """
     check_length(length)
+    stops = stop_automaton(stop, vocab) if stop else None
+    for chain in chains:
+        for stage in chain.stages:
+            if hasattr(stage, "bind"):
+                stage.bind(vocab)
     if length > steps:
         batch_size = max(1, min(batch_size, BATCH_CHARS // length))
     bind_vocabulary(chains, vocab)
@@ -116,8 +126,10 @@ def generate(model: keras.Model, vocab: CharVocab, chains: Sequence[SamplerChain
             raise PromptError(f"the prompt {prompt!r} has no characters the model knows")
     samples: list[Sample] = []
     by_length: dict[int, list[Row]] = {}
+    strategy_rows = [r for r in rows if isinstance(chains[r.setting], DecodingStrategy)]
     for row in rows:
-        by_length.setdefault(len(encoded[row.prompt]), []).append(row)
+        if not isinstance(chains[row.setting], DecodingStrategy):
+            by_length.setdefault(len(encoded[row.prompt]), []).append(row)
     for group in by_length.values():
         for start in range(0, len(group), batch_size):
             chunk = group[start:start + batch_size]
@@ -127,14 +139,33 @@ def generate(model: keras.Model, vocab: CharVocab, chains: Sequence[SamplerChain
                                       np.array([r.seed for r in padded]), length, steps))
             out = Decoded(*(np.concatenate([getattr(piece, f.name) for piece in pieces], axis=1)
                             for f in fields(Decoded)))
-            batch = [Sample(prompt=r.prompt, text=vocab.decode(out.tokens[i]),
-                            sampler=chains[r.setting].label(), seed=r.seed, setting=r.setting,
-                            sampler_config=configs[r.setting],
-                            model_entropy=np.maximum(out.model_entropy[i], 0).tolist(),
-                            sampling_entropy=np.maximum(out.sampling_entropy[i], 0).tolist(),
-                            token_logprob=out.token_logprob[i].tolist())
-                     for i, r in enumerate(chunk)]
+            batch = []
+            for i, r in enumerate(chunk):
+                kept, end = cut_at_stop(out.tokens[i], stops)
+                batch.append(Sample(
+                    prompt=r.prompt, text=vocab.decode(out.tokens[i, :kept]),
+                    sampler=chains[r.setting].label(), seed=r.seed, setting=r.setting,
+                    sampler_config=configs[r.setting],
+                    model_entropy=np.maximum(out.model_entropy[i, :kept], 0).tolist(),
+                    sampling_entropy=np.maximum(out.sampling_entropy[i, :kept], 0).tolist(),
+                    token_logprob=out.token_logprob[i, :kept].tolist(), end=end))
             samples.extend(batch)
             if on_batch:
                 on_batch(batch)
+    if strategy_rows:
+        batch = strategy_samples(model, vocab, list(chains), strategy_rows, encoded, length,
+                                 batch_size, stops)
+        samples.extend(batch)
+        if on_batch:
+            on_batch(batch)
     return samples
+
+
+def cut_at_stop(ids: np.ndarray, stops: StopAutomaton | None) -> tuple[int, str]:
+    """How many of ``ids`` a sample keeps, and why it ended: before its first stop string
+    (``"stop"``), or all of them (``"length"``)."""
+    found = stops.find(ids.tolist()) if stops is not None else None
+    if found is None:
+        return len(ids), "length"
+    end, size = found
+    return end - size, "stop"
