@@ -68,6 +68,19 @@ def test_longest_copy_is_the_longest_verbatim_substring(train, text, window):
     assert index.copied_windows(text).tolist() == [w in train for w in windows]
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.lists(small_text, max_size=6))
+def test_copy_stats_of_many_texts_are_each_texts_own(texts):
+    index = CopyIndex("ab cab cba abc " * 3, 4)
+    alone = [index.copy_stats(t) for t in texts]
+    together = index.copy_stats_many(texts)
+    flat = [v for pair in together for v in pair]
+    assert flat == pytest.approx([v for pair in alone for v in pair], nan_ok=True)
+    for text, (rate, _) in zip(texts, together, strict=True):
+        copied = index.copied_windows(text)
+        assert math.isnan(rate) if len(copied) == 0 else rate == copied.mean()
+
+
 def test_copy_rate_edge_cases():
     assert math.isnan(INDEX.copy_rate("short"))
     assert INDEX.longest_copy("") == 0
@@ -148,6 +161,17 @@ def test_judge_finds_real_text_easier_than_noise():
     real = Sample(text=TRAIN[10:90], prompt=TRAIN[:10])
     noise = Sample(text="wtoh rsi.,eplw hwtr ot?ag lheo wlp,ti" * 2, prompt=TRAIN[:10])
     assert sample_metrics(real, index)["judge_bpc"] < sample_metrics(noise, index)["judge_bpc"]
+
+
+def test_self_bleu_compares_within_groups_only():
+    index = TrainingIndex()
+    samples = [Sample(text=t) for t in ("a b c d e", "a b c d e", "x y z w v", "x y z w v")]
+    rows = setting_rows(samples, index, groups=[0, 1, 0, 1])
+    assert [r["self_bleu"] for r in rows] == [0.0, 0.0, 0.0, 0.0]
+    rows = setting_rows(samples, index, groups=[0, 0, 1, 1])
+    assert [r["self_bleu"] for r in rows] == [1.0, 1.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match="groups"):
+        setting_rows(samples, index, groups=[0])
 
 
 def test_setting_rows_agree_with_sample_metrics_and_fill_self_bleu():

@@ -34,8 +34,10 @@ def welch_ci(first: list[float], second: list[float], confidence: float = 0.95) 
     va, vb = (_var(x) / len(x) for x in (a, b))
     if va + vb == 0:
         return diff, diff, diff
-    df = (va + vb) ** 2 / ((va**2 / (len(a) - 1) if len(a) > 1 else 0.0)
-                           + (vb**2 / (len(b) - 1) if len(b) > 1 else 0.0))
+    ra, rb = va / max(va, vb), vb / max(va, vb)  # scaled, so that squares cannot underflow
+    below = ((ra**2 / (len(a) - 1) if len(a) > 1 else 0.0)
+             + (rb**2 / (len(b) - 1) if len(b) > 1 else 0.0))
+    df = (ra + rb) ** 2 / below if below > 0 else 1.0
     half = t_quantile(confidence, max(1, math.floor(df))) * math.sqrt(va + vb)
     return diff, diff - half, diff + half
 

@@ -19,7 +19,7 @@ ORDER = 4
 
 
 def _grams(tokens: Sequence[str], n: int) -> Counter[tuple[str, ...]]:
-    return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+    return Counter(zip(*(tokens[k:] for k in range(n)), strict=False))
 
 
 def _score(matches: list[int], totals: list[int], length: int, ref_length: int) -> float:

@@ -8,7 +8,7 @@ one call), and ``setting_metrics`` aggregates the rows into (mean, low, high) in
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 
 from textgen.metrics.index import TrainingIndex, as_index
 from textgen.metrics.judge import judge_bpc
@@ -16,9 +16,11 @@ from textgen.metrics.selfbleu import self_bleu
 from textgen.metrics.stats import mean_ci
 from textgen.metrics.text import (
     char_ngram_entropy,
+    char_ngram_profile,
     complete_words,
     compression_ratio,
     distinct_n,
+    distinct_share,
     invented_words,
     real_word_share,
     repetition,
@@ -63,19 +65,22 @@ def _mean(values: list[float]) -> float:
 
 
 def _own_metrics(sample: Sample, index: TrainingIndex) -> dict[str, float]:
-    """Every built-in metric that needs the sample alone (all but self-BLEU and the judge)."""
+    """The built-in metrics computed one sample at a time (all but the copy index's, the
+    judge's and self-BLEU, which ``setting_rows`` computes for many samples at once)."""
     text = sample.text
     out: dict[str, float] = {
         "model_entropy": _mean(sample.model_entropy),
         "sampling_entropy": _mean(sample.sampling_entropy),
         "sample_nll_bpc": -_mean(sample.token_logprob) / math.log(2),
     }
-    for n in (1, 2, 3, 4):
-        out[f"distinct_{n}"] = distinct_n(text, n, "char")
+    for n in (1, 2, 3, 4):  # one count per n for both distinct-n and n-gram entropy
+        out[f"distinct_{n}"], entropy = char_ngram_profile(text, n)
+        if n <= 3:
+            out[f"char_entropy_{n}"] = entropy
     text_words = words(text)
-    out["distinct_word_1"] = distinct_n(text, 1, "word")
-    out["distinct_word_2"] = distinct_n(text, 2, "word")
-    out["repetition_4"] = repetition(text, 4)
+    out["distinct_word_1"] = distinct_share(text_words, 1)
+    out["distinct_word_2"] = distinct_share(text_words, 2)
+    out["repetition_4"] = repetition(text_words, 4)
     out["compression_ratio"] = compression_ratio(text)
     if index.vocabulary is None:
         out["real_word_share"] = out["invented_words"] = math.nan
@@ -83,12 +88,7 @@ def _own_metrics(sample: Sample, index: TrainingIndex) -> dict[str, float]:
         found = complete_words(text, sample.prompt)
         out["real_word_share"] = real_word_share(found, index.vocabulary)
         out["invented_words"] = float(len(invented_words(found, index.vocabulary)))
-    out.update(corpus_char_entropy(text))
-    if index.copies is None:
-        out["copy_rate"] = out["longest_copy"] = math.nan
-    else:
-        rate, longest = index.copies.copy_stats(text)
-        out["copy_rate"], out["longest_copy"] = rate, float(longest)
+    out["copy_rate"] = out["longest_copy"] = math.nan  # filled in by the copy index
     out["zipf_slope"] = zipf_slope(text_words)
     return out
 
@@ -112,12 +112,7 @@ def sample_metrics(
     prompt boundary (see ``complete_words``); means over empty per-step lists are NaN;
     ``self_bleu`` needs the other samples of the setting, so it is NaN here (``setting_rows``).
     """
-    index = as_index(reference)
-    out = _own_metrics(sample, index)
-    out["self_bleu"] = math.nan
-    out["judge_bpc"] = (judge_bpc(index.judge, [sample.text], [sample.prompt])[0]
-                        if index.judge is not None else math.nan)
-    _add_extra(out, sample, extra)
+    out = setting_rows([sample], reference, extra)[0]  # alone in its setting: no self-BLEU
     return out
 
 
@@ -125,18 +120,33 @@ def setting_rows(
     samples: Iterable[Sample],
     reference: Reference,
     extra: Mapping[str, MetricFn] | None = None,
+    groups: Sequence[Hashable] | None = None,
 ) -> list[dict[str, float]]:
-    """``sample_metrics`` of every sample of one setting, with self-BLEU among them (the first
-    ``self_bleu_samples``) and the judge scoring them all in one call."""
+    """``sample_metrics`` of many samples at once: the copy index and the judge see them all
+    in one call each, and self-BLEU compares each sample with the others of its group (the
+    first ``self_bleu_samples`` of it). ``groups`` gives each sample's group (its setting);
+    by default all the samples are one setting."""
     samples = list(samples)
     index = as_index(reference)
     rows = [_own_metrics(s, index) for s in samples]
     texts = [s.text for s in samples]
-    bleu = self_bleu(texts, index.self_bleu_samples)
+    if index.copies is not None:
+        for row, (rate, longest) in zip(rows, index.copies.copy_stats_many(texts), strict=True):
+            row["copy_rate"], row["longest_copy"] = rate, float(longest)
+    keys = list(groups) if groups is not None else [0] * len(samples)
+    if len(keys) != len(samples):
+        raise ValueError(f"{len(keys)} groups for {len(samples)} samples")
+    members: dict[Hashable, list[int]] = {}
+    for i, key in enumerate(keys):
+        members.setdefault(key, []).append(i)
+    for own in members.values():
+        bleu = self_bleu([texts[i] for i in own], index.self_bleu_samples)
+        for i, b in zip(own, bleu, strict=True):
+            rows[i]["self_bleu"] = b
     judged = (judge_bpc(index.judge, texts, [s.prompt for s in samples])
               if index.judge is not None else [math.nan] * len(samples))
-    for row, sample, b, j in zip(rows, samples, bleu, judged, strict=True):
-        row["self_bleu"], row["judge_bpc"] = b, j
+    for row, sample, j in zip(rows, samples, judged, strict=True):
+        row["judge_bpc"] = j
         _add_extra(row, sample, extra)
     return rows
 

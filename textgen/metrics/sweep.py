@@ -46,11 +46,12 @@ def summarize_sweep(samples: Sequence[Sample], settings: Sequence[tuple[str, Any
     per metric over the samples both have with the same prompt and seed.
     """
     keys = [*SAMPLE_KEYS, *(extra or {})]
+    every = setting_rows(samples, index, extra, groups=[s.setting for s in samples])
     rows: list[dict[tuple[str, int], dict[str, float]]] = []
     summaries = []
     for k, (label, config) in enumerate(settings):
         own = [s for s in samples if s.setting == k]
-        own_rows = setting_rows(own, index, extra)
+        own_rows = [r for s, r in zip(samples, every, strict=True) if s.setting == k]
         rows.append({(s.prompt, s.seed): r for s, r in zip(own, own_rows, strict=True)})
         summaries.append({"sampler": label, "sampler_config": config, "samples": len(own),
                           "metrics": _listed(aggregate(own_rows, [s.text for s in own], keys,
