@@ -106,7 +106,8 @@ def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False,
         task = progress.add_task("generate", total=len(rows), info="")
         samples = generate(model, corpus.vocab, chains, rows, g.length, g.batch_size,
                            g.unknown_chars, decoder=cast(Decoder, timer),  # a timed one
-                           on_batch=lambda batch: progress.advance(task, len(batch)))
+                           on_batch=lambda batch: progress.advance(task, len(batch)),
+                           stop=[prepare_prompt(spec, s) for s in g.stop])  # cased as prompts
     gen_seconds = time.perf_counter() - start
     compile_seconds = min(timer.compile_seconds(), gen_seconds)
     rundir.write_samples(run_dir, samples)
@@ -127,8 +128,8 @@ def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False,
         corpus_chars=len(corpus.text),
         generation_seconds=gen_seconds,
         generation_compile_seconds=compile_seconds,
-        generation_chars_per_second=len(samples) * g.length / max(gen_seconds - compile_seconds,
-                                                                   1e-9),  # steady state
+        generation_chars_per_second=sum(len(s.text) for s in samples) / max(
+            gen_seconds - compile_seconds, 1e-9),  # steady state; stop strings end some early
         diverged=result.diverged,
         **sample_report(spec, model, corpus, samples, chains),
         **corpus_reference(corpus.train_text, g.length),
