@@ -92,7 +92,7 @@ def test_compare_refuses_to_overwrite_and_reuses_finished_runs(compared, tmp_pat
 def test_cached_and_recomputed_conv_decoding_give_the_same_greedy_text(compared):
     from textgen.generation.engine import Decoder
     from textgen.rundir import load_trained
-    from textgen.spec.schema import build_chain
+    from textgen.samplers.build import build_chain
 
     out, _ = compared
     spec, model, vocab = load_trained(out / "conv")

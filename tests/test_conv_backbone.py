@@ -38,7 +38,7 @@ def stepped(step, first, inputs, cache, jit=False):
 
 
 def backbone_steps(bb, x, jit=False):
-    first = tf.zeros((x.shape[0], bb.units))
+    first = tf.zeros((x.shape[0], bb.compute_output_shape(x.shape)[-1]))
     return stepped(bb.step, first, tf.constant(x), bb.initial_cache(x.shape[0]), jit)
 
 
@@ -142,7 +142,7 @@ def test_config_round_trip_and_keras_save_load(tmp_path):
 
 def test_from_params_uses_spec_defaults():
     bb = ConvBackbone.from_params({"filters": 16, "activation": "gated"})
-    assert bb.units == 16 and bb.get_config()["dilations"] == [1, 2, 4, 8, 16, 32]
+    assert bb.params.filters == 16 and bb.get_config()["dilations"] == [1, 2, 4, 8, 16, 32]
 
 
 @pytest.mark.parametrize("field, value", [

@@ -9,7 +9,7 @@ from textgen.corpus.vocab import CharVocab
 from textgen.generation.engine import Decoder
 from textgen.generation.sampling import generate, plan_rows
 from textgen.model import build_model, parts
-from textgen.spec.schema import build_chain
+from textgen.samplers.build import build_chain
 
 SETTINGS = ["greedy", {"temperature": 0.01}, "multinomial", {"temperature": 1.0}]
 PROMPTS = ["the ", "a cat "]

@@ -41,7 +41,7 @@ def model():
 
 
 def _chains():
-    from textgen.spec.schema import build_chain
+    from textgen.samplers.build import build_chain
 
     return [build_chain({"temperature": 0.8}), build_chain("multinomial")]
 

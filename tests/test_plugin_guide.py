@@ -63,7 +63,7 @@ def epsilon_plugin(tmp_path, monkeypatch):
 
 def test_the_guide_example_registers_and_runs_in_a_spec(epsilon_plugin, tmp_path):
     reg = load_registry()
-    assert reg.samplers["epsilon"].dist == "textgen-epsilon"
+    assert reg.entry("samplers", "epsilon").dist == "textgen-epsilon"
     assert "mean_word_length" in reg.metrics
     for name in ("top_k", "top_p", "mirostat", "repetition_penalty"):
         assert name in reg.samplers, f"install plugins/ first: {name} missing"

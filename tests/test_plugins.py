@@ -40,8 +40,8 @@ def test_builtins_register_through_the_package_entry_points():
     assert BUILTIN_SAMPLERS <= set(reg.samplers)
     assert {"lstm", "conv"} <= set(reg.backbones)
     for name in BUILTIN_SAMPLERS:
-        assert reg.samplers[name].dist == "textgen"
-    assert not [f for f in reg.failures if f.dist == "textgen"]
+        assert reg.entry("samplers", name).dist == "textgen-char"
+    assert not [f for f in reg.failures if f.dist == "textgen-char"]
 
 
 def test_a_plugin_distribution_is_discovered(site):
@@ -56,7 +56,7 @@ def test_a_plugin_distribution_is_discovered(site):
         def register_samplers(register):
             register("argmax", Argmax)
     """, ["good = tgfake_good"])
-    entry = load_registry().samplers["argmax"]
+    entry = load_registry().entry("samplers", "argmax")
     assert (entry.plugin, entry.dist, entry.version) == ("good", "tg-good", "1.2.3")
 
 
@@ -94,7 +94,7 @@ def test_broken_incompatible_and_duplicate_plugins_are_skipped(site):
     assert f"needs textgen plugin API {PLUGIN_API_VERSION + 1}" in problems["future"]
     assert "'greedy' is already registered by builtin_samplers" in problems["dupe"]
     assert "register_sampler" in problems["typo"]
-    assert reg.samplers["greedy"].obj is GreedySampler  # never shadowed
+    assert reg.samplers["greedy"] is GreedySampler  # never shadowed
     assert "flat" in reg.samplers and BUILTIN_SAMPLERS <= set(reg.samplers)
 
 
@@ -139,7 +139,7 @@ def test_plugins_command_lists_distributions_and_failures():
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     names = {(e["name"], e["dist"]) for e in data["samplers"]}
-    assert ("temperature", "textgen") in names and ("lstm", "textgen") in {
+    assert ("temperature", "textgen-char") in names and ("lstm", "textgen-char") in {
         (e["name"], e["dist"]) for e in data["backbones"]}
     assert any(f["plugin"] == "local" and "already registered" in f["error"]
                for f in data["failures"])

@@ -7,13 +7,13 @@ import pytest
 from pydantic import ValidationError
 
 from textgen.samplers.base import SamplerChain, entropy_bits
+from textgen.samplers.build import build_chain
 from textgen.samplers.builtin import (
     GreedySampler,
     MultinomialSampler,
     TemperatureSampler,
     UniformSampler,
 )
-from textgen.spec.schema import build_chain
 
 LOGITS = np.array([[2.0, 1.0, 0.5, -1.0], [0.0, 3.0, 3.0, 1.0]], np.float32)
 

@@ -16,8 +16,8 @@ from textgen import spec as specs
 from textgen.backbones.lstm import LSTMBackbone
 from textgen.generation.engine import Decoder
 from textgen.model import build_model
+from textgen.samplers.build import build_chain
 from textgen.spec import SpecError
-from textgen.spec.schema import build_chain
 
 SECTIONS = {
     "corpus": ["name", "path", "lowercase", "fold_newlines", "val_fraction", "max_chars"],

@@ -37,7 +37,7 @@ def _stage(item: Any) -> Sampler:
     """One stage from its spec form; mistakes raise ``TextgenError`` (the CLI's message)."""
     from textgen.errors import TextgenError
     from textgen.plugins import registry
-    from textgen.spec.schema import build_stage
+    from textgen.samplers.build import build_stage
 
     name = next(iter(item), None) if isinstance(item, Mapping) and len(item) == 1 else item
     if isinstance(name, str):

@@ -164,5 +164,5 @@ def sample_report(spec: Spec, model: keras.Model, corpus: Corpus, samples: list[
     out = summarize_sweep(samples, [(c.label(), c.get_config()) for c in chains], index,
                           reference=read_texts(model, corpus.vocab, pieces),
                           compare=spec.compare_pairs(),
-                          extra={name: e.obj for name, e in registry().metrics.items()})
+                          extra=dict(registry().metrics))
     return {**out, "metrics_seconds": time.perf_counter() - start}

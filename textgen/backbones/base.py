@@ -19,20 +19,24 @@ Cache = tuple[Any, ...]
 
 
 class Backbone(keras.layers.Layer):
-    """Base class. Subclasses define ``Params`` (their spec fields), ``call``, ``step``."""
+    """Base class. Subclasses set ``Params`` (their spec fields, each default written there
+    once) and define ``call``, ``step`` and ``initial_cache``; ``self.params`` holds the
+    validated fields, and ``get_config`` is their dump plus the layer's own config."""
 
-    name_in_registry: ClassVar[str] = ""
     Params: ClassVar[type[BaseModel]]
+
+    def __init__(self, **kwargs: Any) -> None:
+        fields = {k: kwargs.pop(k) for k in list(kwargs) if k in self.Params.model_fields}
+        super().__init__(**kwargs)
+        self.params = self.Params(**fields)
 
     @classmethod
     def from_params(cls, params: dict[str, Any], **kwargs: Any) -> Backbone:
-        """Validate spec fields with ``Params`` and build the layer."""
+        """Build the layer from spec fields (validated by ``Params``)."""
         return cls(**cls.Params(**params).model_dump(), **kwargs)
 
-    @property
-    def units(self) -> int:
-        """Width of the features this backbone outputs."""
-        raise NotImplementedError
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), **self.params.model_dump()}
 
     @property
     def receptive_field(self) -> int | None:
@@ -49,7 +53,7 @@ class Backbone(keras.layers.Layer):
         rf = self.receptive_field
         if rf is None or seq_len >= rf:
             return None
-        return (f"{self.name_in_registry} backbone: training seq_len {seq_len} is shorter than "
+        return (f"{type(self).__name__}: training seq_len {seq_len} is shorter than "
                 f"the receptive field {rf}; the farthest inputs only ever see zero padding in "
                 f"training, so generation with longer context may behave unlike training. Use "
                 f"seq_len >= {rf}, or a smaller receptive field.")

@@ -1,11 +1,12 @@
-"""Registers the built-in backbones, exactly as a third-party plugin would."""
+"""Registers the built-in backbones, exactly as a third-party plugin would (lazily: the Keras
+layers are imported only when a model is built)."""
 
-from textgen.backbones.conv import ConvBackbone
-from textgen.backbones.lstm import LSTMBackbone
+from textgen.backbones.lazy import LazyBackbone
+from textgen.backbones.params import ConvParams, LSTMParams
 from textgen.hookspecs import hookimpl
 
 
 @hookimpl
 def register_backbones(register):
-    register(LSTMBackbone.name_in_registry, LSTMBackbone)
-    register(ConvBackbone.name_in_registry, ConvBackbone)
+    register("lstm", LazyBackbone(LSTMParams, "textgen.backbones.lstm:LSTMBackbone"))
+    register("conv", LazyBackbone(ConvParams, "textgen.backbones.conv:ConvBackbone"))

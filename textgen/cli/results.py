@@ -58,7 +58,7 @@ def plugins(as_json: bool) -> None:
     reg = registry()
     if as_json:
         data = {kind: [{"name": e.name, "plugin": e.plugin, "dist": e.dist,
-                        "version": e.version} for e in getattr(reg, kind).values()]
+                        "version": e.version} for (k, _), e in reg.entries.items() if k == kind]
                 for kind in KINDS}
         data["failures"] = [f.__dict__ for f in reg.failures]
         click.echo(json.dumps(data, indent=2))

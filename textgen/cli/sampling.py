@@ -28,10 +28,20 @@ from textgen.cli import _debug_option, cli, console
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Stream the samples to this JSONL file (as --json), a batch at a time, "
                    "with a progress bar: for thousands of samples.")
+@click.option("--decoder", help="A decoding strategy instead of sampling stages: beam (the "
+                                "--num-samples best) or stochastic_beam (--num-samples "
+                                "distinct samples, without replacement).")
+@click.option("--beam-width", type=int, default=4, show_default=True,
+              help="Hypotheses per prompt for --decoder; at least --num-samples.")
+@click.option("--length-penalty", type=float,
+              help="beam: rank finished texts by log-prob / length ** this (default 1).")
+@click.option("--stop", "stops", multiple=True,
+              help="End a sample at the first of these strings (cut before it). Repeatable.")
 @_debug_option
 def generate(run_dir: Path, stages: tuple[str, ...], temperature: float | None,
              prompt: str | None, length: int, num_samples: int, seed: int, batch_size: int,
-             as_json: bool, show: str, output: Path | None) -> None:
+             as_json: bool, show: str, output: Path | None, decoder: str | None,
+             beam_width: int, length_penalty: float | None, stops: tuple[str, ...]) -> None:
     """Sample from the model saved in RUN_DIR, without retraining."""
     from textgen import rundir
     from textgen.corpus.prepare import prepare_prompt
@@ -40,7 +50,7 @@ def generate(run_dir: Path, stages: tuple[str, ...], temperature: float | None,
     from textgen.generation.sampling import CHUNK, check_length, stream_text
     from textgen.generation.sampling import generate as run_generate
     from textgen.report.surprise import surprise_text
-    from textgen.spec.schema import build_chain
+    from textgen.samplers.build import build_chain
 
     streamed = not as_json and output is None and show == "text"
     check_length(length, whole=not streamed, option="--length")
@@ -49,7 +59,9 @@ def generate(run_dir: Path, stages: tuple[str, ...], temperature: float | None,
     if batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
     try:
-        chain = build_chain(_stages(stages, temperature))
+        chain = build_chain(_decoder(decoder, beam_width, length_penalty, num_samples,
+                                     stages, temperature)
+                            if decoder else _stages(stages, temperature))
     except ValueError as err:  # the stage checks speak pydantic's ValueError: a user's mistake
         if isinstance(err, UsageError):
             raise
@@ -68,11 +80,12 @@ def generate(run_dir: Path, stages: tuple[str, ...], temperature: float | None,
         raise PromptError(f"the prompt has characters the model never saw: "
                          f"{', '.join(map(repr, missing))}. Remove them, or set "
                          "generation.unknown_chars: skip in the run's spec.")
-    decoder = Decoder(model, [chain])  # compiled once, shared by every batch
+    stop = _check_stops(tuple(prepare_prompt(spec, s) for s in stops), vocab)  # as prompts
+    engine = Decoder(model, [chain])  # compiled once, shared by every batch
 
     def decode(rows):
         return run_generate(model, vocab, [chain], rows, length, batch_size,
-                            spec.generation.unknown_chars, decoder=decoder)
+                            spec.generation.unknown_chars, decoder=engine, stop=stop)
 
     def record(s) -> str:
         return json.dumps(s.to_json())  # the same record as a run's samples.jsonl
@@ -87,12 +100,12 @@ def generate(run_dir: Path, stages: tuple[str, ...], temperature: float | None,
                 console.print(f"[dim]{s.prompt}[/]{s.text}", highlight=False)
                 console.print()
 
-    if streamed and length > CHUNK:  # long samples: print each as it is decoded
+    if streamed and length > CHUNK and not stop and not decoder:  # print as it is decoded
         from rich.markup import escape
 
         for i in range(num_samples):
             console.print(f"[dim]{escape(prompt)}[/]", end="", highlight=False)
-            for piece in stream_text(decoder, vocab, prompt, 0, seed + i, length,
+            for piece in stream_text(engine, vocab, prompt, 0, seed + i, length,
                                      spec.generation.unknown_chars):
                 console.out(piece, end="", highlight=False)
             console.print("\n")
@@ -122,6 +135,31 @@ def _in_batches(decode, prompt: str, num_samples: int, seed: int, batch_size: in
     for start in range(0, num_samples, batch_size):
         count = min(batch_size, num_samples - start)
         on_batch(decode(plan_rows([prompt], 1, count, seed + start, coupled=True)))
+
+
+def _decoder(name: str, width: int, length_penalty: float | None, num_samples: int,
+             stages: tuple[str, ...], temperature: float | None) -> dict:
+    """--decoder and its options as a spec setting (``{beam: {width: 4}}``)."""
+    from textgen.errors import UsageError
+
+    if stages or temperature is not None:
+        raise UsageError("--decoder replaces the sampling stages: give it without --sampler "
+                         "and --temperature")
+    if num_samples > width:
+        raise UsageError(f"--num-samples {num_samples} is more than --beam-width {width}: a "
+                         "beam returns at most its width of texts per prompt")
+    params: dict = {"width": width}
+    if length_penalty is not None:
+        params["length_penalty"] = length_penalty
+    return {name: params}
+
+
+def _check_stops(stops: tuple[str, ...], vocab) -> list[str]:
+    """--stop values: non-empty, and made of characters the model knows."""
+    from textgen.generation.stops import stop_automaton
+
+    stop_automaton(stops, vocab, field="--stop")  # raises naming the bad one
+    return list(stops)
 
 
 def _stages(stages: tuple[str, ...], temperature: float | None) -> list:

@@ -78,7 +78,7 @@ def decoding_speed(model: Any, chains: list, prompt_ids: np.ndarray, batch: int,
 def cached_vs_recomputed(model: Any, prompt_ids: np.ndarray, length: int, repeats: int = 3,
                          jit_compile: bool = True) -> dict:
     """Batch-1 greedy speed of the cached decoder against recomputing each receptive field."""
-    from textgen.spec.schema import build_chain  # the sampler library, by registered name
+    from textgen.samplers.build import build_chain  # the sampler library, by registered name
 
     window = parts(model)[1].receptive_field
     if window is None:

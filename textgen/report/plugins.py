@@ -12,7 +12,8 @@ def plugins_table(reg: Registry) -> list[Table]:
     for column in ("kind", "name", "plugin", "distribution", "version"):
         table.add_column(column)
     for kind in KINDS:
-        for entry in sorted(getattr(reg, kind).values(), key=lambda e: e.name):
+        for entry in sorted((e for (k, _), e in reg.entries.items() if k == kind),
+                            key=lambda e: e.name):
             table.add_row(kind[:-1], entry.name, entry.plugin, entry.dist, entry.version)
     tables = [table]
     if reg.failures:

@@ -286,11 +286,13 @@ def registered_stages() -> list[dict[str, Any]]:
     from textgen.plugins import registry
 
     stages = []
-    for name, entry in sorted(registry().samplers.items()):
-        schema = entry.obj.Params.model_json_schema()
+    reg = registry()
+    for name, cls in sorted(reg.samplers.items()):
+        entry = reg.entries["samplers", name]
+        schema = cls.Params.model_json_schema()
         stages.append({"name": name, "plugin": entry.plugin, "dist": entry.dist,
-                       "version": entry.version, "primary": entry.obj.primary,
-                       "doc": (entry.obj.__doc__ or "").strip().split("\n")[0],
+                       "version": entry.version, "primary": cls.primary,
+                       "doc": (cls.__doc__ or "").strip().split("\n")[0],
                        "params": schema.get("properties", {}),
                        "required": schema.get("required", [])})
     return stages

@@ -20,7 +20,8 @@ from pydantic import (
 )
 
 from textgen.plugins import UnknownNameError, registry
-from textgen.samplers.base import Sampler, SamplerChain
+from textgen.samplers.base import SamplerChain
+from textgen.samplers.build import SamplerSetting, build_chain
 from textgen.spec.report import ReportSpec
 
 
@@ -72,11 +73,11 @@ class BackboneSpec(BaseModel):
     @model_validator(mode="after")
     def _known(self) -> BackboneSpec:
         try:
-            cls = registry().backbone(self.type)
+            params = registry().backbone_params(self.type)
         except UnknownNameError as exc:
             raise ValueError(str(exc)) from None
         try:
-            cls.Params(**self.params)
+            params(**self.params)
         except ValidationError as exc:
             raise ValueError(f"{self.type} backbone: {_problems(exc)}") from None
         return self
@@ -169,67 +170,6 @@ class EvaluationSpec(Section):
     batch_size: int = Field(128, ge=1)
     dynamic: DynamicSpec | None = Field(None, description="also score with dynamic evaluation "
                                                           "after training (off by default)")
-
-
-SamplerSetting = str | dict[str, Any] | list[str | dict[str, Any]]
-
-
-def build_stage(item: str | dict[str, Any]) -> Sampler:
-    """``"greedy"``, ``{"temperature": 0.5}`` or ``{"top_p": {"p": 0.9}}`` -> a sampler stage."""
-    if isinstance(item, str):
-        name, value = item, {}
-    elif isinstance(item, dict) and len(item) == 1:
-        name, value = next(iter(item.items()))
-    else:
-        raise ValueError(f"a sampler stage is a name or a one-key mapping, got {item!r}")
-    try:
-        cls = registry().sampler(str(name))
-    except UnknownNameError as exc:
-        raise ValueError(str(exc)) from None
-    if value is None:
-        value = {}
-    if not isinstance(value, dict):
-        if cls.primary is None:
-            raise ValueError(f"sampler {name!r} takes no value; write it as just {name!r}")
-        value = {cls.primary: value}
-    odd = [key for key in value if not isinstance(key, str)]
-    if odd:
-        raise ValueError(f"sampler {name!r}: option names must be text, got {odd[0]!r}")
-    try:
-        return cls(**value)
-    except ValidationError as exc:
-        raise ValueError(f"sampler {name!r}: {_problems(exc)}") from None
-
-
-def build_decoder(item: str | dict[str, Any]) -> SamplerChain | None:
-    """``{"beam": {"width": 4}}`` -> a decoding strategy (a setting of its own); None when the
-    item does not name a registered decoder."""
-    name = item if isinstance(item, str) else next(iter(item)) if isinstance(item, dict) else None
-    if not isinstance(name, str) or name not in registry().decoders:
-        return None
-    cls = registry().get("decoders", name)
-    value = {} if isinstance(item, str) else item[name]
-    value = {} if value is None else value
-    if not isinstance(value, dict):
-        value = {cls.primary: value}
-    try:
-        return cls(**value)  # type: ignore[no-any-return]
-    except ValidationError as exc:
-        raise ValueError(f"decoder {name!r}: {_problems(exc)}") from None
-
-
-def build_chain(setting: SamplerSetting) -> SamplerChain:
-    """A sampler setting (one stage or a list of stages) -> a chain of new stage objects, or a
-    decoding strategy (``beam``), which is never chained with stages."""
-    items = setting if isinstance(setting, list) else [setting]
-    for item in items:
-        decoder = build_decoder(item)
-        if decoder is not None and len(items) > 1:
-            raise ValueError(f"{decoder.label()} is a decoding strategy, not a stage: "
-                             "give it as a sampler setting of its own")
-        if decoder is not None:
-            return decoder
-    return SamplerChain([build_stage(item) for item in items])
 
 
 def _check_setting(setting: SamplerSetting) -> SamplerSetting:

@@ -18,7 +18,7 @@ from textgen.generation.engine import Decoder
 from textgen.model import build_model
 from textgen.plugins import load_registry
 from textgen.samplers.base import SamplerChain
-from textgen.spec.schema import build_chain
+from textgen.samplers.build import build_chain
 from textgen.testing import check_stage
 from textgen_mirostat import MirostatSampler, RepetitionPenaltySampler
 
@@ -186,11 +186,11 @@ def test_defaults_and_standalone_call():
 
 
 def test_registers_through_entry_points():
-    samplers = load_registry().samplers
+    reg = load_registry()
     for name, cls in [("mirostat", MirostatSampler),
                       ("repetition_penalty", RepetitionPenaltySampler)]:
-        assert samplers[name].dist == "textgen-mirostat"
-        assert samplers[name].obj is cls
+        assert reg.entry("samplers", name).dist == "textgen-mirostat"
+        assert reg.samplers[name] is cls
 
 
 @pytest.mark.parametrize("cls, params", [

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from textgen.generation.noise import gumbel
 from textgen.plugins import load_registry
-from textgen.spec.schema import build_stage
+from textgen.samplers.build import build_stage
 from textgen_regex import PatternError, RegexSampler, token_dfa
 
 VOCAB = ["a", "b", "c", ".", "x"]

@@ -261,11 +261,11 @@ def test_labels_name_min_keep_only_when_set():
 
 
 def test_registers_through_entry_points():
-    samplers = load_registry().samplers
+    reg = load_registry()
     for name, cls in [("top_k", TopKSampler), ("top_p", TopPSampler), ("min_p", MinPSampler),
                       ("typical", TypicalSampler)]:
-        assert samplers[name].dist == "textgen-truncation"
-        assert samplers[name].obj is cls
+        assert reg.entry("samplers", name).dist == "textgen-truncation"
+        assert reg.samplers[name] is cls
         assert cls.primary in cls.Params.model_fields
 
 
