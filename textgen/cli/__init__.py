@@ -108,6 +108,7 @@ def _quiet_native_stderr_while_importing_tensorflow() -> None:
 
 
 from textgen.cli import (  # noqa: E402, F401  (registers the commands)
+    baseline,
     results,
     runs,
     sampling,
