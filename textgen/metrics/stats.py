@@ -7,6 +7,7 @@ Cornish-Fisher expansion around the normal quantile is exact to ~1e-10.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from statistics import NormalDist
@@ -34,6 +35,7 @@ def _t_central(t: float, df: int) -> float:
     return 2.0 / math.pi * (theta + total)
 
 
+@functools.lru_cache(maxsize=4096, typed=True)  # a report asks for a few (confidence, df)
 def t_quantile(confidence: float, df: int) -> float:
     """The t such that P(|T| < t) = ``confidence`` (two-sided) for ``df`` degrees of freedom."""
     if not 0.0 < confidence < 1.0:
