@@ -120,3 +120,35 @@ def test_beams_end_at_stop_strings(model):
 def test_bad_decoder_settings_are_refused(bad, why):
     with pytest.raises(ValueError, match=why):
         build_chain(bad)
+
+
+def cli(*args):
+    from click.testing import CliRunner
+
+    from textgen.cli import cli as group
+
+    return CliRunner().invoke(group, ["generate", *map(str, args)])
+
+
+def test_generate_command_runs_beams_and_stop_strings(tiny_run):
+    import json
+
+    out = cli(tiny_run, "--decoder", "beam", "--beam-width", 3, "--num-samples", 2,
+              "--length", 20, "--prompt", "the ", "--json", "--stop", "\n")
+    assert out.exit_code == 0, out.output
+    records = [json.loads(line) for line in out.output.splitlines() if line.startswith("{")]
+    assert len(records) == 2 and records[0]["sampler"].startswith("beam(width=3")
+    assert records[0]["score"] >= records[1]["score"]
+    assert all("\n" not in r["text"] and r["end"] in ("stop", "length") for r in records)
+
+
+@pytest.mark.parametrize("args,why", [
+    (["--stop", ""], "--stop[0]"),
+    (["--decoder", "beam", "--beam-width", 2, "--num-samples", 3], "--beam-width 2"),
+    (["--decoder", "beam", "--sampler", "greedy"], "without --sampler"),
+    (["--decoder", "beem"], "beam"),
+])
+def test_generate_command_refuses_bad_decoding_options(tiny_run, args, why):
+    out = cli(tiny_run, "--prompt", "the ", "--length", 5, *args)
+    assert out.exit_code == 2, out.output
+    assert why in out.output

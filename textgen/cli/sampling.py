@@ -141,7 +141,9 @@ def _decoder(name: str, width: int, length_penalty: float | None, num_samples: i
              stages: tuple[str, ...], temperature: float | None) -> dict:
     """--decoder and its options as a spec setting (``{beam: {width: 4}}``)."""
     from textgen.errors import UsageError
+    from textgen.plugins import registry
 
+    registry().get("decoders", name)  # an unknown name: the registered ones and a close match
     if stages or temperature is not None:
         raise UsageError("--decoder replaces the sampling stages: give it without --sampler "
                          "and --temperature")
