@@ -12,10 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from pydantic import ValidationError
-from textgen_llamacpp import DynatempSampler, XTCSampler
 
 from textgen.plugins import load_registry
 from textgen.samplers.base import SamplerChain
+from textgen.testing import check_stage
+from textgen_llamacpp import DynatempSampler, XTCSampler
 
 INF = math.inf
 SPECIAL = [-INF, 0.0, 1.0, -1.0, 30.0, 1e30, -1e30]
@@ -186,3 +187,12 @@ def test_registered_through_the_entry_point():
     for name, cls in [("xtc", XTCSampler), ("dynatemp", DynatempSampler)]:
         entry = samplers[name]
         assert getattr(entry, "obj", entry) is cls
+
+
+@pytest.mark.parametrize("cls, params", [
+    (XTCSampler, {"probability": 0.7, "threshold": 0.05}), (XTCSampler, {"min_keep": 3}),
+    (DynatempSampler, {"temperature": 0.8, "range": 0.5, "exponent": 2.0}),
+    (DynatempSampler, {"temperature": 0.2, "range": 0.4}),
+])
+def test_conformance_kit(cls, params):
+    check_stage(cls, params)

@@ -20,6 +20,7 @@ from textgen.model import build_model
 from textgen.plugins import load_registry
 from textgen.samplers.base import SamplerChain
 from textgen.samplers.builtin import GreedySampler
+from textgen.testing import check_stage
 from textgen_mirostat import MirostatV1Sampler
 
 INF = math.inf
@@ -156,3 +157,8 @@ def test_out_of_range_parameters_name_the_field(params, field):
 def test_registered_through_the_entry_point():
     entry = load_registry().samplers["mirostat_v1"]
     assert getattr(entry, "obj", entry) is MirostatV1Sampler
+
+
+@pytest.mark.parametrize("params", [{"tau": 3.0}, {"tau": 0.5, "eta": 1.0, "m": 2}])
+def test_conformance_kit(params):
+    check_stage(MirostatV1Sampler, params, steps=5)

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from textgen.plugins import load_registry
 from textgen.samplers.base import SamplerChain
+from textgen.testing import check_stage
 from textgen_truncation.cutoffs import EpsilonSampler, EtaSampler, TopHSampler, TopNSigmaSampler
 
 INF = math.inf
@@ -210,3 +211,11 @@ def test_registered_through_the_entry_point():
                       ("top_n_sigma", TopNSigmaSampler)]:
         entry = samplers[name]
         assert getattr(entry, "obj", entry) is cls
+
+
+@pytest.mark.parametrize("cls, params", [
+    (EpsilonSampler, {"epsilon": 0.05, "min_keep": 2}), (EtaSampler, {"epsilon": 0.02}),
+    (TopHSampler, {"top_h": 0.4}), (TopNSigmaSampler, {"n": 1.0}),
+])
+def test_conformance_kit(cls, params):
+    check_stage(cls, params)
