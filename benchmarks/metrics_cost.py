@@ -29,12 +29,20 @@ from benchlib import ROOT, console, save, table, wait_for_quiet  # noqa: E402
 REPEATS = 3
 
 
-def median_time(call, repeats: int = REPEATS):
-    times, out = [], None
+CPU: dict[str, float] = {}  # the CPU seconds of each part (this process, all threads)
+
+
+def median_time(call, repeats: int = REPEATS, name: str = ""):
+    """Median wall seconds of ``repeats`` calls and the last result; the median CPU seconds
+    go to ``CPU[name]`` (on a busy machine wall time is inflated, CPU time much less)."""
+    times, cpu, out = [], [], None
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         out = call()
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    if name:
+        CPU[name] = statistics.median(cpu)
     return statistics.median(times), out
 
 
@@ -47,6 +55,7 @@ def main() -> None:
     if not args.no_wait:
         wait_for_quiet(max_load=1.5, poll_seconds=30, give_up_seconds=600)
 
+    import textgen.backbones.lstm  # noqa: F401  (registers the class the saved model names)
     from textgen import rundir
     from textgen import spec as specs
     from textgen.corpus.prepare import draw_prompts, prepare_corpus
@@ -59,7 +68,6 @@ def main() -> None:
     from textgen.metrics.summary import setting_rows
     from textgen.metrics.sweep import summarize_sweep
     from textgen.report.reference import held_out_pieces
-
     spec = specs.load(args.spec)
     corpus = prepare_corpus(spec)
     _, model, _ = rundir.load_trained(args.run_dir, corpus.vocab)
@@ -68,44 +76,55 @@ def main() -> None:
     prompts = draw_prompts(corpus.val_text, g.prompts, g.prompt_length, spec.seed)
     rows = plan_rows(prompts, len(chains), g.num_samples, spec.seed, g.coupled)
 
-    start = time.perf_counter()  # as experiment.run times it: the decoder is built inside
+    start, start_cpu = time.perf_counter(), time.process_time()  # as experiment.run times it
     samples = generate(model, corpus.vocab, chains, rows, g.length, g.batch_size)
-    gen_first = time.perf_counter() - start
+    gen_first = time.perf_counter() - start  # the decoder is built and compiled inside
+    gen_first_cpu = time.process_time() - start_cpu
     decoder = Decoder(model, chains)
     generate(model, corpus.vocab, chains, rows, g.length, g.batch_size, decoder=decoder)
     gen_warm, _ = median_time(lambda: generate(model, corpus.vocab, chains, rows, g.length,
-                                               g.batch_size, decoder=decoder))
+                                               g.batch_size, decoder=decoder), name="warm")
 
     train = corpus.train_text
     alphabet = "".join(corpus.vocab.chars)
+    names = ["word vocabulary", "copy index (16-char windows)",
+             f"judge fit (Kneser-Ney order {r.judge_order})"]
     parts = {
-        "word vocabulary": median_time(lambda: word_vocabulary(train))[0],
-        "copy index (16-char windows)": median_time(lambda: CopyIndex(train, r.copy_window))[0],
-        f"judge fit (Kneser-Ney order {r.judge_order})":
-            median_time(lambda: fit_judge(train, r.judge_order, alphabet))[0],
+        names[0]: median_time(lambda: word_vocabulary(train), name=names[0])[0],
+        names[1]: median_time(lambda: CopyIndex(train, r.copy_window), name=names[1])[0],
+        names[2]: median_time(lambda: fit_judge(train, r.judge_order, alphabet),
+                              name=names[2])[0],
     }
     index = TrainingIndex.build(train, r.copy_window, r.judge_order, alphabet,
                                 r.self_bleu_samples)
     settings = [(c.label(), c.get_config()) for c in chains]
-    parts["144 samples: rows, summaries, comparisons"], sweep = median_time(
-        lambda: summarize_sweep(samples, settings, index, compare=spec.compare_pairs()))
+    name = f"{len(samples)} samples: rows, summaries, comparisons"
+    parts[name], sweep = median_time(
+        lambda: summarize_sweep(samples, settings, index, compare=spec.compare_pairs()),
+        name=name)
     pieces = held_out_pieces(corpus.val_text, r.reference_pieces, g.prompt_length, g.length,
                              corpus.vocab)
     read_texts(model, corpus.vocab, pieces)  # trace once, as a run does
-    parts[f"held-out row: model reads {len(pieces)} pieces (traced)"], reference = median_time(
-        lambda: read_texts(model, corpus.vocab, pieces))
-    parts[f"held-out row: metrics of {len(pieces)} pieces"] = median_time(
-        lambda: setting_rows(reference, index))[0]
+    name = f"held-out row: model reads {len(pieces)} pieces (traced)"
+    parts[name], reference = median_time(lambda: read_texts(model, corpus.vocab, pieces),
+                                         name=name)
+    name = f"held-out row: metrics of {len(pieces)} pieces"
+    parts[name] = median_time(lambda: setting_rows(reference, index), name=name)[0]
     samples_total = sum(v for k, v in parts.items() if not k.startswith("held-out"))
+    samples_cpu = sum(v for k, v in CPU.items() if k in parts and not k.startswith("held-out"))
     total = sum(parts.values())
+    total_cpu = sum(CPU[k] for k in parts)
 
-    table("Metric cost (median of 3; seconds)", ["part", "seconds", "share of generation"],
-          [[k, v, v / gen_first] for k, v in parts.items()]
-          + [["all sample metrics (index included)", samples_total, samples_total / gen_first],
-             ["everything, held-out row included", total, total / gen_first]])
-    table("Generation of the same 144 samples", ["", "seconds"],
-          [["as a run times it (decoder built and compiled)", gen_first],
-           ["warm (compiled decoder)", gen_warm]])
+    table("Metric cost (median of 3)", ["part", "wall s", "of generation", "CPU s",
+                                        "of generation CPU"],
+          [[k, v, v / gen_first, CPU[k], CPU[k] / gen_first_cpu] for k, v in parts.items()]
+          + [["all sample metrics (index included)", samples_total, samples_total / gen_first,
+              samples_cpu, samples_cpu / gen_first_cpu],
+             ["everything, held-out row included", total, total / gen_first, total_cpu,
+              total_cpu / gen_first_cpu]])
+    table(f"Generation of the same {len(samples)} samples", ["", "wall s", "CPU s"],
+          [["as a run times it (decoder built and compiled)", gen_first, gen_first_cpu],
+           ["warm (compiled decoder)", gen_warm, CPU["warm"]]])
 
     widths = []
     for comp in sweep["comparisons"]:
@@ -128,14 +147,20 @@ def main() -> None:
     save("metrics_cost", {
         "run_dir": str(args.run_dir), "spec": str(args.spec), "samples": len(samples),
         "length": g.length, "generation_seconds_first": gen_first,
-        "generation_seconds_warm": gen_warm, "parts_seconds": parts,
-        "sample_metrics_seconds": samples_total, "total_seconds": total,
+        "generation_cpu_seconds_first": gen_first_cpu, "generation_seconds_warm": gen_warm,
+        "generation_cpu_seconds_warm": CPU["warm"], "parts_seconds": parts,
+        "parts_cpu_seconds": {k: CPU[k] for k in parts},
+        "sample_metrics_seconds": samples_total, "sample_metrics_cpu_seconds": samples_cpu,
+        "total_seconds": total, "total_cpu_seconds": total_cpu,
         "sample_metrics_share_of_generation": samples_total / gen_first,
+        "sample_metrics_cpu_share_of_generation_cpu": samples_cpu / gen_first_cpu,
         "total_share_of_generation": total / gen_first,
         "interval_widths": widths,
         "median_width_ratio": {k: statistics.median(v) for k, v in by_metric.items()}})
     console.print(f"all sample metrics: {samples_total:.2f} s = "
-                  f"{100 * samples_total / gen_first:.1f}% of generation ({gen_first:.2f} s)")
+                  f"{100 * samples_total / gen_first:.1f}% of generation ({gen_first:.2f} s); "
+                  f"CPU {samples_cpu:.2f} s = {100 * samples_cpu / gen_first_cpu:.1f}% of "
+                  f"generation's {gen_first_cpu:.2f} s")
 
 
 if __name__ == "__main__":

@@ -71,8 +71,13 @@ def self_bleu(texts: Sequence[str], limit: int = MAX_SAMPLES, order: int = ORDER
     for owner, per_order in enumerate(counts):
         for level, grams in zip(top, per_order, strict=True):
             for g, c in grams.items():
-                best, who, second = level.get(g, (0, -1, 0))
-                level[g] = (c, owner, best) if c > best else (best, who, max(second, c))
+                old = level.get(g)
+                if old is None:
+                    level[g] = (c, owner, 0)
+                elif c > old[0]:
+                    level[g] = (c, owner, old[0])
+                elif c > old[2]:
+                    level[g] = (old[0], old[1], c)
     lengths = sorted(len(t) for t in tokens)
     for i, per_order in enumerate(counts):
         matches = []
@@ -80,7 +85,8 @@ def self_bleu(texts: Sequence[str], limit: int = MAX_SAMPLES, order: int = ORDER
             hits = 0
             for g, c in grams.items():
                 best, who, second = level[g]
-                hits += min(c, second if who == i else best)
+                other = second if who == i else best
+                hits += c if c < other else other
             matches.append(hits)
         others = list(lengths)
         others.remove(len(tokens[i]))
