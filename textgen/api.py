@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,31 +33,44 @@ def sampler(name: str, **params: Any) -> Sampler:
     return _stage({name: params})
 
 
-def _stage(item: Any) -> Sampler:
-    """One stage from its spec form; mistakes raise ``TextgenError`` (the CLI's message)."""
+def _spec_form(build: Callable[[Any], Any], item: Any) -> Any:
+    """``build(item)`` for a stage or setting in spec form; mistakes raise ``TextgenError``
+    with the command line's message (an unknown name is an ``UnknownNameError``)."""
     from textgen.errors import TextgenError
     from textgen.plugins import registry
-    from textgen.samplers.build import build_stage
 
-    name = next(iter(item), None) if isinstance(item, Mapping) and len(item) == 1 else item
-    if isinstance(name, str):
-        registry().sampler(name)  # an unknown name raises UnknownNameError, as the CLI shows
+    for one in item if isinstance(item, list) else [item]:
+        name = next(iter(one), None) if isinstance(one, Mapping) and len(one) == 1 else one
+        if isinstance(name, str) and name not in registry().decoders:
+            registry().sampler(name)  # raises UnknownNameError, as the CLI reports it
     try:
-        return build_stage(dict(item) if isinstance(item, Mapping) else item)
+        return build(item)
     except TextgenError:
         raise
-    except ValueError as err:
+    except ValueError as err:  # the stage checks speak pydantic's ValueError
         raise UsageError(str(err)) from None
 
 
+def _stage(item: Any) -> Sampler:
+    from textgen.samplers.build import build_stage
+
+    return _spec_form(build_stage, dict(item) if isinstance(item, Mapping) else item)
+
+
 def as_chain(setting: SamplerLike) -> SamplerChain:
-    """Any sampler form -> a chain: a name, ``{"top_p": 0.9}``, a stage object, a chain, or a
-    list of any of these (the stages in order)."""
+    """Any sampler form -> a chain: what a spec's ``generation.samplers`` takes (a name,
+    ``{"top_p": 0.9}``, a list of stages, ``{"beam": {"width": 4}}``), a stage object, a chain,
+    or a list mixing stage objects with stages in spec form."""
+    from textgen.samplers.build import build_chain
+
     if isinstance(setting, SamplerChain):
         return setting
     items = list(setting) if isinstance(setting, list | tuple) else [setting]
     if not items:
         raise UsageError("a sampler chain needs at least one stage")
+    if not any(isinstance(item, Sampler | SamplerChain) for item in items):
+        plain = [dict(i) if isinstance(i, Mapping) else i for i in items]
+        return _spec_form(build_chain, plain if isinstance(setting, list | tuple) else plain[0])
     stages: list[Sampler] = []
     for item in items:
         if isinstance(item, SamplerChain):
@@ -202,9 +215,10 @@ class TrainedModel:
         The same arguments as ``textgen generate --prompt P --sampler ... --length L
         --num-samples N --seed S`` give the same texts.
         """
-        from textgen.generation.sampling import generate, plan_rows
+        from textgen.generation.sampling import check_length, generate, plan_rows
 
-        for name, value in (("length", length), ("n", n), ("batch_size", batch_size)):
+        check_length(length)
+        for name, value in (("n", n), ("batch_size", batch_size)):
             if value < 1:
                 raise UsageError(f"{name} must be at least 1, got {value}")
         chain = as_chain(sampler)
@@ -226,6 +240,9 @@ class TrainedModel:
         if steps < 1:
             raise UsageError(f"steps must be at least 1, got {steps}")
         chain = as_chain(sampler)
+        if not chain.stages:
+            raise UsageError(f"{chain.label()} is a decoding strategy, not a chain of stages: "
+                             "it has no per-stage distributions to show")
         prompt = self.prompt(prompt)
         key = _key(chain)
         if key not in self._tracers:
