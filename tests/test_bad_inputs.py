@@ -222,7 +222,7 @@ GENERATE = {
     "batch 0": (["--batch-size", "0"], ("--batch-size must be at least 1",)),
     "unknown sampler": (["--sampler", "gredy"],
                         ("unknown sampler 'gredy'", "Did you mean 'greedy'?",
-                         "Registered samplers:", "temperature, top_k")),
+                         "Registered samplers:", "temperature, ", "top_k, ")),
     "malformed sampler": (["--sampler", "{top_k: 3"], ("--sampler '{top_k: 3'",
                                                       "not a stage in spec syntax")),
     "sampler option": (["--sampler", "top_k: {k: 0}"], ("sampler 'top_k'", "k:")),
