@@ -48,7 +48,7 @@ def build(spec: Spec, vocab_size: int) -> keras.Model:
 
 
 def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False,
-        trained: Path | None = None) -> dict:
+        trained: Path | None = None) -> RunMetrics | None:
     """Train and generate as the spec says; returns the metrics written to metrics.json.
 
     ``trained`` names a finished run whose model is reused instead of training (a new sampler
