@@ -132,6 +132,9 @@ def load_trained(run_dir: Path, vocab: CharVocab | None = None
     if vocab is not None and saved_vocab != vocab:
         raise RunError(f"{run_dir} was trained on another vocabulary ({len(saved_vocab)} "
                        f"symbols, this corpus has {len(vocab)}); its model cannot be reused.")
+    from textgen.plugins import registry
+
+    registry().backbone(spec.backbone.type)  # backbones register lazily: Keras needs the class
     try:
         model = keras.models.load_model(run_dir / MODEL)
     except Exception as err:  # keras raises several kinds for a damaged archive
