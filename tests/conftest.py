@@ -10,11 +10,43 @@ _SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "
 if os.path.isdir(_SHARED):  # a workplace's corpus folder beside the checkout, if there is one
     os.environ.setdefault("TEXTGEN_DATA_DIR", os.path.normpath(_SHARED))
 
+# Third-party plugin autoloading off: only the distributions bundled under plugins/ load, so
+# whatever else is installed cannot change the results. Tests that install a plugin of their
+# own add it with allow_plugins().
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _bundled_plugins() -> list[str]:
+    import glob
+    import tomllib
+
+    names = []
+    for path in sorted(glob.glob(os.path.join(_ROOT, "plugins", "*", "pyproject.toml"))):
+        with open(path, "rb") as f:
+            names.append(tomllib.load(f)["project"]["name"])
+    return names
+
+
+BUNDLED_PLUGINS = _bundled_plugins()
+os.environ["TEXTGEN_LOAD_PLUGINS"] = ",".join(BUNDLED_PLUGINS)
+os.environ.pop("TEXTGEN_STRICT_PLUGINS", None)
+
 
 import pytest  # noqa: E402
 
 SMOKE_SPEC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           "experiments", "smoke.yaml")
+
+
+@pytest.fixture
+def allow_plugins(monkeypatch):
+    """``allow_plugins("dist-a", ...)``: let these distributions load too, for this test."""
+
+    def allow(*dists: str) -> None:
+        current = os.environ.get("TEXTGEN_LOAD_PLUGINS", "")
+        monkeypatch.setenv("TEXTGEN_LOAD_PLUGINS", ",".join([current, *dists]).strip(","))
+
+    return allow
 
 
 @pytest.fixture(scope="session")

@@ -41,7 +41,7 @@ def block(language: str) -> str:
 
 
 @pytest.fixture
-def epsilon_plugin(tmp_path, monkeypatch):
+def epsilon_plugin(tmp_path, monkeypatch, allow_plugins):
     """Install the guide's example as a distribution on sys.path."""
     project = tomllib.loads(block("toml"))["project"]
     package = tmp_path / "textgen_epsilon"
@@ -55,6 +55,7 @@ def epsilon_plugin(tmp_path, monkeypatch):
     (info / "entry_points.txt").write_text(
         "[textgen]\n" + "".join(f"{k} = {v}\n" for k, v in points.items()))
     monkeypatch.syspath_prepend(str(tmp_path))
+    allow_plugins(project["name"])
     set_registry(load_registry())
     yield
     set_registry(None)

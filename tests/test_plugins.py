@@ -11,8 +11,9 @@ from click.testing import CliRunner
 
 from textgen import PLUGIN_API_VERSION
 from textgen.cli import cli
+from textgen.errors import PluginError, UnknownNameError
 from textgen.hookspecs import hookimpl
-from textgen.plugins import UnknownNameError, load_registry, set_registry
+from textgen.plugins import load_registry, registry, set_registry
 from textgen.samplers.builtin import GreedySampler
 
 BUILTIN_SAMPLERS = {"greedy", "multinomial", "temperature", "uniform"}
@@ -28,8 +29,10 @@ def fake_distribution(root, dist, module, source, group_lines):
 
 
 @pytest.fixture
-def site(tmp_path, monkeypatch):
+def site(tmp_path, monkeypatch, allow_plugins):
     monkeypatch.syspath_prepend(str(tmp_path))
+    allow_plugins("tg-good", "tg-broken", "tg-future", "tg-dupe", "tg-typo", "tg-env",
+                  "tg-empty", "tg-bad")
     yield tmp_path
     for name in [m for m in sys.modules if m.startswith("tgfake_")]:
         del sys.modules[name]
@@ -163,3 +166,105 @@ def test_a_plugin_can_add_a_command():
         assert result.output.strip() == "hello from a plugin"
     finally:
         cli.commands.pop("hello", None)
+
+
+# --- issue 14: a plugin author's mistakes are reported by name, with what to change ----------
+def test_a_hook_name_typo_suggests_the_hook_and_shows_up_where_the_name_is_used(site):
+    fake_distribution(site, "tg-typo", "tgfake_typo", """
+        from textgen.hookspecs import hookimpl
+        from textgen.samplers.builtin import UniformSampler
+
+        class TopA(UniformSampler):
+            pass
+
+        @hookimpl
+        def register_sampler(register):   # no such hook
+            register("top_a", TopA)
+    """, ["typo = tgfake_typo"])
+    reg = load_registry()
+    (failure,) = [f for f in reg.failures if f.plugin == "typo"]
+    assert "did you mean 'register_samplers'" in failure.error
+    with pytest.raises(UnknownNameError) as info:
+        reg.sampler("top_a")
+    message = str(info.value)
+    assert "Skipped plugins" in message and "typo" in message and "register_samplers" in message
+
+
+def test_a_module_that_registers_nothing_is_a_plugin_with_no_hooks(site):
+    fake_distribution(site, "tg-empty", "tgfake_empty", """
+        def register_samplers(register):   # @hookimpl forgotten
+            pass
+    """, ["empty = tgfake_empty"])
+    (failure,) = [f for f in load_registry().failures if f.plugin == "empty"]
+    assert "provides no hooks" in failure.error and "not marked @hookimpl" in failure.error
+
+
+def test_bad_registrations_are_reported_like_a_broken_plugin(site):
+    fake_distribution(site, "tg-bad", "tgfake_bad", """
+        from textgen.hookspecs import hookimpl
+        from textgen.samplers.builtin import UniformSampler
+
+        class Named(UniformSampler):
+            name = "something_else"
+
+        class Fine(UniformSampler):
+            pass
+
+        @hookimpl
+        def register_samplers(register):
+            register("lam", lambda logits: logits)
+            register("inst", Fine())
+            register("Top A", Fine)
+            register("named", Named)
+            register("fine", Fine)
+            register("fine_again", Fine)   # one class, one name
+    """, ["bad = tgfake_bad"])
+    reg = load_registry()
+    errors = {f.names: f.error for f in reg.failures if f.plugin == "bad"}
+    assert "Sampler subclass" in errors[("lam",)] and "function" in errors[("lam",)]
+    assert "Sampler subclass" in errors[("inst",)]
+    assert "lowercase identifier" in errors[("Top A",)]
+    assert "something_else" in errors[("named",)]
+    assert "already has the name 'fine'" in errors[("fine_again",)]
+    assert reg.sampler("fine").name == "fine"
+    with pytest.raises(UnknownNameError, match="'lam' was not registered: plugin 'bad'"):
+        reg.sampler("lam")
+
+
+def test_strict_mode_makes_a_skipped_plugin_an_error(site, monkeypatch):
+    fake_distribution(site, "tg-broken", "tgfake_broken", "raise ImportError('no numpy 9')",
+                      ["broken = tgfake_broken"])
+    set_registry(None)
+    try:
+        relaxed = CliRunner().invoke(cli, ["plugins"], terminal_width=60)
+        assert relaxed.exit_code == 0 and "no numpy 9" in relaxed.output
+        strict = CliRunner().invoke(cli, ["--strict-plugins", "plugins"], terminal_width=60)
+        assert strict.exit_code == 2, strict.output
+        assert "strict plugin mode" in strict.output and "no numpy 9" in strict.output
+        with pytest.raises(PluginError, match="broken"):
+            registry()
+    finally:
+        set_registry(None)
+        monkeypatch.delenv("TEXTGEN_STRICT_PLUGINS", raising=False)
+
+
+def test_plugins_lists_built_in_metrics_and_says_so_in_its_help():
+    set_registry(None)
+    try:
+        listing = CliRunner().invoke(cli, ["plugins", "--json"])
+        helped = CliRunner().invoke(cli, ["plugins", "--help"])
+    finally:
+        set_registry(None)
+    metrics = {e["name"] for e in json.loads(listing.output)["metrics"]}
+    assert {"distinct_2", "sample_nll_bpc"} <= metrics
+    helped_text = " ".join(helped.output.split())
+    assert "metrics" in helped_text and "failed to load" in helped_text
+
+
+def test_a_checkout_without_package_metadata_still_has_the_builtins(monkeypatch):
+    import importlib.metadata as md
+
+    monkeypatch.setattr(md, "entry_points", lambda **kw: [])
+    reg = load_registry()
+    assert {"lstm", "conv"} <= set(reg.backbones) and BUILTIN_SAMPLERS <= set(reg.samplers)
+    assert reg.backbone_params("lstm")().units == 128

@@ -67,8 +67,22 @@ def _debug_option(f):
                         callback=remember, help="Show Python tracebacks.")(f)
 
 
+def _strict_option(f):
+    def remember(ctx: click.Context, _param, value: bool) -> bool:
+        if value:
+            import os
+
+            os.environ["TEXTGEN_STRICT_PLUGINS"] = "1"
+        return value
+    return click.option("--strict-plugins", is_flag=True, expose_value=False, is_eager=True,
+                        callback=remember,
+                        help="A plugin that fails to load is an error (also "
+                             "TEXTGEN_STRICT_PLUGINS=1): for a plugin's own CI.")(f)
+
+
 @click.group(cls=TextgenGroup)
 @_debug_option
+@_strict_option
 def cli() -> None:
     """Character-level text generation with pluggable backbones and samplers."""
 
@@ -76,35 +90,64 @@ def cli() -> None:
 def _load_plugin_commands() -> None:
     from textgen.plugins import registry
 
-    reg = registry()
+    reg = registry(check=False)  # strict mode is enforced where the registry is used
     if reg.manager is not None:
         reg.manager.hook.register_commands(cli=cli)
 
 
 def main() -> None:
-    """Console entry point: quiet TensorFlow's start-up, add plugin commands, run."""
+    """Console entry point: add plugin commands and run. TensorFlow is imported only by the
+    commands (and plugins) that need it, so ``--help``, ``plugins`` and ``validate`` start fast."""
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "--strict-plugins" in sys.argv[1:]:
+        os.environ["TEXTGEN_STRICT_PLUGINS"] = "1"
     if "--debug" not in sys.argv:
-        _quiet_native_stderr_while_importing_tensorflow()
+        _quiet_tensorflow_import()
     _load_plugin_commands()
     cli()
 
 
-def _quiet_native_stderr_while_importing_tensorflow() -> None:
-    """TensorFlow's C++ layer logs to fd 2 at import, before any setting applies."""
-    import os
+class _QuietImport:
+    """A meta-path finder that imports TensorFlow, when something first asks for it, with fd 2
+    pointed at /dev/null: its C++ layer logs there at import, before any setting applies."""
 
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(devnull)
-        os.close(saved)
+    def find_spec(self, name: str, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        import importlib.util
+        import os
+
+        sys.meta_path.remove(self)
+        saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+            module = importlib.import_module("tensorflow")
+        finally:
+            os.dup2(saved, 2)
+            os.close(devnull)
+            os.close(saved)
+        return importlib.util.spec_from_loader(name, _Loaded(module))
+
+
+class _Loaded:
+    """A loader that hands over a module already imported."""
+
+    def __init__(self, module) -> None:
+        self.module = module
+
+    def create_module(self, spec):
+        return self.module
+
+    def exec_module(self, module) -> None:
+        return None
+
+
+def _quiet_tensorflow_import() -> None:
+    if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietImport)
+                                                   for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietImport())
 
 
 from textgen.cli import (  # noqa: E402, F401  (registers the commands)

@@ -51,17 +51,29 @@ def validate(spec_path: Path, overrides: tuple[str, ...]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @_debug_option
 def plugins(as_json: bool) -> None:
-    """List registered backbones, samplers and metrics, and plugins that failed to load."""
-    from textgen.plugins import KINDS, registry
-    from textgen.report.plugins import plugins_table
+    """List backbones, samplers, decoders and metrics (plugins' and the report's built-in
+    columns) with the distribution of each, and every plugin that failed to load, in full.
 
-    reg = registry()
+    With --strict-plugins (or TEXTGEN_STRICT_PLUGINS=1), any failure also makes the command
+    exit with code 2, for a plugin's CI.
+    """
+    from textgen.metrics.summary import METRIC_INFO
+    from textgen.plugins import DIST, KINDS, check_strict, registry
+    from textgen.report.plugins import failures_text, plugins_table
+
+    reg = registry(check=False)
     if as_json:
-        data = {kind: [{"name": e.name, "plugin": e.plugin, "dist": e.dist,
-                        "version": e.version} for (k, _), e in reg.entries.items() if k == kind]
-                for kind in KINDS}
-        data["failures"] = [f.__dict__ for f in reg.failures]
+        data: dict = {kind: [{"name": e.name, "plugin": e.plugin, "dist": e.dist,
+                              "version": e.version}
+                             for (k, _), e in reg.entries.items() if k == kind]
+                      for kind in KINDS}
+        data["metrics"] += [{"name": name, "plugin": "(built-in report column)", "dist": DIST,
+                             "version": ""} for name in METRIC_INFO]
+        data["failures"] = [{"plugin": f.plugin, "dist": f.dist, "version": f.version,
+                             "error": f.error} for f in reg.failures]
         click.echo(json.dumps(data, indent=2))
-        return
-    for table in plugins_table(reg):
-        console.print(table)
+    else:
+        console.print(plugins_table(reg, list(METRIC_INFO)))
+        for line in failures_text(reg):
+            console.print(line, highlight=False, soft_wrap=True)
+    check_strict(reg)

@@ -1,25 +1,27 @@
-"""``keras.ops``, imported on first use: stage modules import this, not Keras, so that
-registering a stage (``textgen --help``, ``textgen plugins``, ``textgen validate``) never loads
-TensorFlow. Inside the decoding loop an attribute is looked up once, while tracing.
+"""``keras.ops`` (and ``tensorflow``), imported on first use: stage modules import these, not
+Keras, so that registering a stage (``textgen --help``, ``textgen plugins``, ``textgen
+validate``) never loads TensorFlow. Inside the decoding loop an attribute is looked up once,
+while tracing.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 
-class _LazyOps:
-    """Forwards every attribute to ``keras.ops``, importing Keras the first time."""
+class _Lazy:
+    """Forwards every attribute to a module, importing it the first time."""
+
+    def __init__(self, module: str) -> None:
+        self._name = module
 
     def __getattr__(self, name: str) -> Any:
-        from keras import ops as keras_ops
-
-        return getattr(keras_ops, name)
+        return getattr(importlib.import_module(self._name), name)
 
     def __dir__(self) -> list[str]:
-        from keras import ops as keras_ops
-
-        return dir(keras_ops)
+        return dir(importlib.import_module(self._name))
 
 
-ops: Any = _LazyOps()
+ops: Any = _Lazy("keras.ops")
+tf: Any = _Lazy("tensorflow")

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
-import tensorflow as tf
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from textgen.samplers.base import NEG_INF, Sampler, State
+from textgen.samplers.ops import tf
 from textgen_regex.dfa import TokenDFA, compile_fsm, token_dfa
 
 
