@@ -36,7 +36,8 @@ def test_a_segment_is_scored_before_any_update_that_saw_it(model, train_ids) -> 
     ids = repetitive(CONTEXT + 6 * SEGMENT)
     changed = ids.copy()
     changed[CONTEXT + 3 * SEGMENT:] = (changed[CONTEXT + 3 * SEGMENT:] + 5) % VOCAB
-    settings = dict(segment=SEGMENT, learning_rate=3e-2, decay=0.0, calibration_windows=4)
+    settings = dict(segment=SEGMENT, stride=SEGMENT, learning_rate=3e-2, decay=0.0,
+                    calibration_windows=4)
     nats, counts = dynamic_scores(model, ids, train_ids, CONTEXT, **settings)
     nats2, _ = dynamic_scores(model, changed, train_ids, CONTEXT, **settings)
     assert counts.tolist() == [SEGMENT] * 6
@@ -48,11 +49,21 @@ def test_a_segment_is_scored_before_any_update_that_saw_it(model, train_ids) -> 
     assert nats[0] / SEGMENT / np.log(2) == pytest.approx(static_first, rel=1e-5)
 
 
+def test_segments_of_several_windows_score_every_character_once(model, train_ids) -> None:
+    ids = repetitive(CONTEXT + 7 * SEGMENT)
+    nats, counts = dynamic_scores(model, ids, train_ids, CONTEXT, segment=3 * SEGMENT,
+                                  stride=SEGMENT, learning_rate=1e-6, calibration_windows=2)
+    assert counts.tolist() == [3 * SEGMENT, 3 * SEGMENT, SEGMENT]  # the last batch padded
+    static = held_out_bpc(model, ids, CONTEXT, SEGMENT, 4)
+    assert nats.sum() / counts.sum() / np.log(2) == pytest.approx(static, rel=1e-4)
+
+
 def test_it_beats_static_on_a_repetitive_text_and_restores_the_weights(model, train_ids):
     ids = repetitive(CONTEXT + 20 * SEGMENT)
     before = [w.copy() for w in model.get_weights()]
     static = held_out_bpc(model, ids, CONTEXT, SEGMENT, 8)
-    dynamic = dynamic_bpc(model, ids, train_ids, CONTEXT, segment=SEGMENT, learning_rate=3e-2,
+    dynamic = dynamic_bpc(model, ids, train_ids, CONTEXT, segment=SEGMENT, stride=SEGMENT,
+                          learning_rate=3e-2,
                           decay=0.0, calibration_windows=4)
     assert dynamic < static - 0.5
     for w, w0 in zip(model.get_weights(), before, strict=True):
@@ -62,9 +73,10 @@ def test_it_beats_static_on_a_repetitive_text_and_restores_the_weights(model, tr
 
 def test_spec_section_is_optional_and_validated() -> None:
     assert EvaluationSpec().dynamic is None
-    spec = EvaluationSpec(dynamic={"segment": "20", "learning_rate": "1e-3"})
-    assert spec.dynamic is not None and spec.dynamic.segment == 20
+    spec = EvaluationSpec(dynamic={"segment": "100", "learning_rate": "1e-3"})
+    assert spec.dynamic is not None and spec.dynamic.segment == 100
     assert spec.dynamic.learning_rate == 1e-3
-    for bad in ({"segment": 0}, {"learning_rate": 0}, {"decay": 1.0}, {"lr": 1e-3}):
+    for bad in ({"segment": 0}, {"learning_rate": 0}, {"decay": 1.0}, {"lr": 1e-3},
+                {"segment": 120, "stride": 50}):
         with pytest.raises(ValidationError):
             EvaluationSpec(dynamic=bad)

@@ -153,13 +153,23 @@ class DynamicSpec(Section):
     """Dynamic evaluation (textgen/training/dynamic.py): score each held-out segment, then
     adapt the weights on it; reported as ``val_bpc_dynamic`` beside the static ``val_bpc``."""
 
-    segment: int = Field(50, ge=1, description="characters scored before each weight update")
+    segment: int = Field(50, ge=1, description="characters scored before each weight "
+                                                "update (a multiple of stride)")
+    stride: int = Field(50, ge=1, description="characters scored per window; each has "
+                                              "evaluation.context characters before it")
     learning_rate: float = Field(2e-3, gt=0, allow_inf_nan=False,
                                  description="step size of the RMS-normalised update")
     decay: float = Field(0.01, ge=0, lt=1, allow_inf_nan=False,
                          description="pull back towards the static weights at each update")
-    calibration_windows: int = Field(64, ge=1, description="training windows that measure "
+    calibration_windows: int = Field(64, ge=1, description="training segments that measure "
                                                            "the gradients' mean square")
+
+    @model_validator(mode="after")
+    def _whole_windows(self) -> DynamicSpec:
+        if self.segment % self.stride:
+            raise ValueError(f"segment ({self.segment}) must be a multiple of stride "
+                             f"({self.stride})")
+        return self
 
 
 class EvaluationSpec(Section):
