@@ -155,7 +155,7 @@ def test_inspect_records_every_stage_and_draws_the_same_text(server, model):
 def test_samplers_endpoint_offers_plugin_stages(server):
     stages = {s["name"]: s for s in request(server, "GET", "/v1/samplers").json()["data"]}
     assert stages["top_k"]["dist"] == "textgen-truncation"
-    assert "k" in stages["top_k"]["params"] and stages["temperature"]["dist"] == "textgen"
+    assert "k" in stages["top_k"]["params"] and stages["temperature"]["builtin"]
 
 
 def test_concurrent_requests_are_batched_and_do_not_change_each_others_text(server):

@@ -7,7 +7,6 @@ a long decode never blocks the event loop.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import secrets
@@ -17,7 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
@@ -30,15 +29,17 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from textgen.errors import TextgenError
-from textgen.serve.batching import MAX_ROWS, Batcher, QueueFull
-from textgen.serve.completions import ApiError, build, choice, round_floats, setting_for
-from textgen.serve.schemas import (
-    Completion,
-    CompletionRequest,
-    InspectRequest,
-    Usage,
-    describe,
+from textgen.serve.batching import MAX_ROWS, Batcher, Job, QueueFull
+from textgen.serve.completions import (
+    ApiError,
+    Emit,
+    build,
+    choice,
+    events,
+    round_floats,
+    setting_for,
 )
+from textgen.serve.schemas import Completion, CompletionRequest, InspectRequest, Usage, describe
 
 STATIC = Path(__file__).parent / "static"
 OPEN_PATHS = ("/health", "/")  # and the page's files under /static/: they hold no model data
@@ -135,35 +136,28 @@ def create_app(model: Any, config: ServeConfig | None = None) -> Starlette:
         except TextgenError as exc:
             raise ApiError(400, f"{where}: {exc}", "prompt") from None
 
-    async def run(kind: str, chain: Any, key: str,
-                  rows: list[tuple[np.ndarray, list[int]]], length: int) -> list[dict]:
-        """Queue every prompt's rows (in jobs of at most a batch) and wait for all of them."""
-        batcher = state["batcher"]
-        futures = []
+    def submit(kind: Literal["decode", "trace"], chain: Any, key: str,
+               rows: list[tuple[np.ndarray, list[int]]], length: int) -> list[list[Job]]:
+        """Queue every prompt's rows, in jobs of at most a batch; all of them or none."""
+        step = MAX_ROWS[kind]
+        jobs = [[Job(kind, chain, key, ids, seeds[i:i + step], length)
+                 for i in range(0, len(seeds), step)] for ids, seeds in rows]
         try:
-            for ids, seeds in rows:
-                step = MAX_ROWS[kind]
-                for i in range(0, len(seeds), step):
-                    futures.append(batcher.submit(kind, chain, key, ids, seeds[i:i + step],
-                                                  length))
+            state["batcher"].submit([job for block in jobs for job in block])
         except QueueFull as full:
-            for future in futures:
-                future.cancel()
             raise ApiError(429, f"the server's queue is full ({config.queue_size} requests): "
                                 f"retry after {full.retry_after} s", kind="rate_limit_error",
                            code="queue_full",
                            headers={"Retry-After": str(full.retry_after)}) from None
+        return jobs
+
+    async def gather(jobs: list[list[Job]]) -> list[dict[str, np.ndarray]]:
+        """Each prompt's rows, whole: its jobs' arrays joined."""
         try:
-            parts = await asyncio.gather(*futures)
+            parts = [[await job.result() for job in block] for block in jobs]
         except TextgenError as exc:
             raise ApiError(400, str(exc)) from None
-        merged, i = [], 0
-        for _, seeds in rows:  # a prompt's jobs back into one block of rows
-            count = -(-len(seeds) // MAX_ROWS[kind])
-            block = parts[i:i + count]
-            merged.append({k: np.concatenate([b[k] for b in block]) for k in block[0]})
-            i += count
-        return merged
+        return [{k: np.concatenate([p[k] for p in block]) for k in block[0]} for block in parts]
 
     async def completions(request: Request) -> Response:
         body: CompletionRequest = await read(request, CompletionRequest)
@@ -178,30 +172,32 @@ def create_app(model: Any, config: ServeConfig | None = None) -> Starlette:
             raise ApiError(400, f"logprobs {body.logprobs} is more than the model's "
                                 f"{len(vocab)} characters: ask for at most {len(vocab)}",
                            "logprobs")
-        chain, key = build(*setting_for(body.samplers, body.temperature, body.top_p))
+        chain, key = build(*setting_for(body.samplers, body.temperature, body.top_p),
+                           model.vocab)
         encoded = [prepare(p, "prompt" if len(prompts) == 1 else f"prompt[{j}]")
                    for j, p in enumerate(prompts)]
         seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
         rows = [(ids, [seed + j * body.n + i for i in range(body.n)])
                 for j, ids in enumerate(encoded)]
-        kind = "decode" if body.logprobs is None else "trace"
-        results = await run(kind, chain, key, rows, body.max_tokens)
-        stops = body.stops()
-        choices = [choice(j * body.n + i, seeds[i], result, i, vocab, stops, body.logprobs,
-                          body.logprobs_source)
+        kind: Literal["decode", "trace"] = "decode" if body.logprobs is None else "trace"
+        jobs = submit(kind, chain, key, rows, body.max_tokens)
+        head = {"id": f"cmpl-{uuid.uuid4().hex[:24]}", "object": "text_completion",
+                "created": int(time.time()), "model": model_id}
+        spec = Emit(vocab, body.stops(), body.logprobs, body.logprobs_source)
+        if body.stream:
+            return StreamingResponse(events(head, jobs, body.n, spec),
+                                     media_type="text/event-stream",
+                                     headers={"Cache-Control": "no-cache"})
+        results = await gather(jobs)
+        choices = [choice(j * body.n + i, seeds[i], result, i, spec)
                    for j, ((_, seeds), result) in enumerate(zip(rows, results, strict=True))
                    for i in range(body.n)]
-        completion = Completion(
-            id=f"cmpl-{uuid.uuid4().hex[:24]}", created=int(time.time()), model=model_id,
-            choices=choices, sampler=chain.label(),
-            usage=Usage(prompt_tokens=sum(len(ids) for ids in encoded) * body.n,
-                        completion_tokens=sum(len(c.text) for c in choices),
-                        total_tokens=sum(len(ids) for ids in encoded) * body.n
-                        + sum(len(c.text) for c in choices)))
-        if not body.stream:
-            return JSONResponse(completion.model_dump(mode="json"))
-        return StreamingResponse(_events(completion), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache"})
+        prompt_chars = sum(len(ids) for ids in encoded) * body.n
+        made = sum(len(c.text) for c in choices)
+        completion = Completion(**head, choices=choices, sampler=chain.label(),
+                                usage=Usage(prompt_tokens=prompt_chars, completion_tokens=made,
+                                            total_tokens=prompt_chars + made))
+        return JSONResponse(completion.model_dump(mode="json"))
 
     async def inspect(request: Request) -> Response:
         from textgen.api import Distributions, Step
@@ -211,9 +207,10 @@ def create_app(model: Any, config: ServeConfig | None = None) -> Starlette:
             setting: Any = {"temperature": 1.0}
         else:
             setting = body.samplers
-        chain, key = build(setting, "samplers")
+        chain, key = build(setting, "samplers", model.vocab)
         ids = prepare(body.prompt, "prompt")
-        [result] = await run("trace", chain, key, [(ids, [body.seed])], body.max_tokens)
+        [result] = await gather(submit("trace", chain, key, [(ids, [body.seed])],
+                                       body.max_tokens))
         labels = [stage.label() for stage in chain.stages]
         seen = Distributions(model.prompt(body.prompt), chain.label(), body.seed, list(vocab))
         for t in range(body.max_tokens):
@@ -260,38 +257,18 @@ def _too_large(cap: int) -> ApiError:
                          "prompt (or start the server with a larger --max-body-bytes)")
 
 
-async def _events(completion: Completion) -> AsyncIterator[str]:
-    """Server-sent events: one chunk per character of each choice, then ``[DONE]``."""
-    head = {"id": completion.id, "object": "text_completion", "created": completion.created,
-            "model": completion.model}
-    for c in completion.choices:
-        lp = c.logprobs
-        for i, char in enumerate(c.text):
-            one = None if lp is None else {
-                "tokens": [char], "token_logprobs": [lp.token_logprobs[i]],
-                "top_logprobs": None if lp.top_logprobs is None else [lp.top_logprobs[i]],
-                "text_offset": [i]}
-            yield "data: " + json.dumps({**head, "choices": [{
-                "index": c.index, "text": char, "logprobs": one, "finish_reason": None,
-                "seed": c.seed}]}) + "\n\n"
-        yield "data: " + json.dumps({**head, "choices": [{
-            "index": c.index, "text": "", "logprobs": None, "finish_reason": c.finish_reason,
-            "seed": c.seed}]}) + "\n\n"
-        await asyncio.sleep(0)  # let a disconnect be noticed between choices
-    yield "data: [DONE]\n\n"
-
-
 def registered_stages() -> list[dict[str, Any]]:
     """Every registered sampler stage with its plugin and its parameters' schema."""
-    from textgen.plugins import registry
+    from textgen.plugins import DIST, registry
 
-    stages = []
     reg = registry()
-    for name, cls in sorted(reg.samplers.items()):
-        entry = reg.entries["samplers", name]
+    stages = []
+    for name in sorted(reg.samplers):
+        entry, cls = reg.entry("samplers", name), reg.sampler(name)
         schema = cls.Params.model_json_schema()
         stages.append({"name": name, "plugin": entry.plugin, "dist": entry.dist,
-                       "version": entry.version, "primary": cls.primary,
+                       "version": entry.version, "builtin": entry.dist == DIST,
+                       "primary": cls.primary,
                        "doc": (cls.__doc__ or "").strip().split("\n")[0],
                        "params": schema.get("properties", {}),
                        "required": schema.get("required", [])})

@@ -1,12 +1,14 @@
 """The request collector: requests that arrive together are decoded together.
 
-Each request becomes a ``Job`` (its prompt's ids, one seed per choice, its chain, its length) in
-a bounded queue. One collector task takes the first job, keeps collecting for a few
-milliseconds (or until a batch is full), groups the jobs that can share one compiled call (same
-chain, same prompt length, same kind), pads each group to a fixed number of rows and decodes it
-in a worker thread, so the event loop keeps serving while XLA runs. Rows never interact, and
-every row's noise comes from its own seed, so a request's text does not depend on its
-neighbours. While one batch decodes, the next collects: under load the batches fill up.
+Each request becomes one or more ``Job``s (a prompt's ids, one seed per choice, a chain, a
+length) in a bounded queue. One collector task takes what has arrived, after waiting a few
+milliseconds for neighbours, groups the jobs that can share one compiled call (same kind, same
+chain, same prompt length), pads each group to a fixed number of rows and decodes it in a
+worker thread, so the event loop keeps serving while XLA runs. Decoding goes in pieces of at
+most ``CHUNK`` steps (the engine carries the cache and sampler states over), and each piece is
+handed to its requests as soon as it is out: streams start after the first piece. Rows never
+interact and every row's noise comes from its own seed, so a request's text does not depend on
+its neighbours. While one batch decodes the next one collects: under load the batches fill up.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -25,7 +27,9 @@ from textgen.samplers.base import SamplerChain
 
 ROW_BUCKETS = (8, 16, 32, 64)  # rows per compiled call: few shapes, so few compiles
 MAX_ROWS = {"decode": 64, "trace": 16}  # tracing keeps [rows, steps, stages, vocab] floats
+CHUNK = 100  # decoding steps per piece: the streaming granularity
 LENGTH_BUCKETS = (16, 32, 64, 100, 128, 200, 256, 400, 512, 800, 1024, 1600, 2048)
+Pieces = dict[str, np.ndarray]  # name -> [rows, steps] (or [rows, steps, ...]) arrays
 
 
 class QueueFull(Exception):
@@ -37,7 +41,7 @@ class QueueFull(Exception):
 
 
 def length_bucket(length: int) -> int:
-    """The compiled length a request of ``length`` characters runs at (then cut to size)."""
+    """The compiled length a trace of ``length`` steps runs at (then cut to size)."""
     for bucket in LENGTH_BUCKETS:
         if length <= bucket:
             return bucket
@@ -50,7 +54,10 @@ def row_bucket(rows: int) -> int:
 
 @dataclass
 class Job:
-    """One request's rows: a prompt's ids repeated once per seed, all with one chain."""
+    """One request's rows: a prompt's ids repeated once per seed, all with one chain.
+
+    ``pieces`` receives the job's arrays piece by piece, then ``None`` (or the exception).
+    """
 
     kind: Literal["decode", "trace"]
     chain: SamplerChain
@@ -58,18 +65,31 @@ class Job:
     ids: np.ndarray          # [prompt_len] int32
     seeds: list[int]
     length: int
-    future: asyncio.Future = field(repr=False)
+    pieces: asyncio.Queue = field(default_factory=asyncio.Queue, repr=False)
+    cancelled: bool = False
 
     @property
     def group(self) -> tuple[Any, ...]:
-        return (self.kind, self.key, len(self.ids), length_bucket(self.length))
+        return (self.kind, self.key, len(self.ids))
+
+    async def stream(self) -> AsyncIterator[Pieces]:
+        """The job's pieces as they are decoded."""
+        while (piece := await self.pieces.get()) is not None:
+            if isinstance(piece, BaseException):
+                raise piece
+            yield piece
+
+    async def result(self) -> Pieces:
+        """All of the job's pieces, joined along the steps."""
+        parts = [piece async for piece in self.stream()]
+        return {k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0]}
 
 
 class Batcher:
     """A bounded queue of jobs, a collector task and one worker thread for compiled calls.
 
     ``model`` is a :class:`textgen.api.TrainedModel`: its ``decoder(chain)`` and
-    ``tracer(chain)`` give the compiled loops, built once per chain and shape.
+    ``tracer(chain)`` give the compiled loops, built once per chain.
     """
 
     def __init__(self, model: Any, queue_size: int = 128, window_ms: float = 5.0) -> None:
@@ -81,12 +101,13 @@ class Batcher:
         self.wakeup = asyncio.Event()
         self.seconds_per_call = 0.05  # running mean, for Retry-After
         self.calls = 0
-        self.rows_decoded = 0
         self._task: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- the event-loop side -------------------------------------------------------------------
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._collect())
+        self._loop = asyncio.get_running_loop()
+        self._task = self._loop.create_task(self._collect())
 
     async def stop(self) -> None:
         if self._task:
@@ -94,16 +115,12 @@ class Batcher:
             await asyncio.gather(self._task, return_exceptions=True)
         self.pool.shutdown(wait=False, cancel_futures=True)
 
-    def submit(self, kind: Literal["decode", "trace"], chain: SamplerChain, key: str,
-               ids: np.ndarray, seeds: Sequence[int], length: int) -> asyncio.Future:
-        """Queue a job; its future gets a dict of ``[len(seeds), length]`` arrays."""
-        if len(self.pending) >= self.queue_size:
+    def submit(self, jobs: Sequence[Job]) -> None:
+        """Queue a request's jobs, all or none: ``QueueFull`` when they do not fit."""
+        if len(self.pending) + len(jobs) > self.queue_size:
             raise QueueFull(self.retry_after())
-        future = asyncio.get_running_loop().create_future()
-        self.pending.append(Job(kind, chain, key, np.asarray(ids, np.int32), list(seeds),
-                                length, future))
+        self.pending.extend(jobs)
         self.wakeup.set()
-        return future
 
     def retry_after(self) -> int:
         """Seconds until the queue has likely drained: calls ahead times the mean call time."""
@@ -117,47 +134,54 @@ class Batcher:
             await asyncio.sleep(self.window)  # let the requests arriving together arrive
             jobs, self.pending = self.pending, []
             self.wakeup.clear()
-            jobs = [job for job in jobs if not job.future.done()]  # the client went away
-            for batch in plan(jobs):
+            for batch in plan([job for job in jobs if not job.cancelled]):
                 try:
-                    results = await loop.run_in_executor(self.pool, self._run, batch)
+                    await loop.run_in_executor(self.pool, self._run, batch)
                 except Exception as exc:  # noqa: BLE001 - handed to each request's handler
                     for job in batch:
-                        if not job.future.done():
-                            job.future.set_exception(exc)
-                    continue
-                for job, result in zip(batch, results, strict=True):
-                    if not job.future.done():
-                        job.future.set_result(result)
+                        job.pieces.put_nowait(exc)
 
     # --- the worker-thread side ----------------------------------------------------------------
-    def _run(self, jobs: list[Job]) -> list[dict[str, np.ndarray]]:
-        """One compiled call for jobs of one group: rows padded to a bucket, cut back after."""
+    def _run(self, jobs: list[Job]) -> None:
+        """Compiled calls for jobs of one group: rows padded to a bucket, each piece handed to
+        its jobs (cut back to their rows and lengths) as soon as it is decoded."""
         start = time.perf_counter()
         first = jobs[0]
         ids = np.stack([job.ids for job in jobs for _ in job.seeds])
         seeds = np.array([seed for job in jobs for seed in job.seeds], np.int64)
-        rows = len(seeds)
-        pad = row_bucket(rows) - rows
+        pad = row_bucket(len(seeds)) - len(seeds)
         ids = np.concatenate([ids, np.repeat(ids[-1:], pad, axis=0)])
         seeds = np.concatenate([seeds, np.repeat(seeds[-1:], pad)])
-        length = length_bucket(max(job.length for job in jobs))
-        if first.kind == "decode":
-            out = self.model.decoder(first.chain)(ids, np.zeros(len(seeds), np.int32), seeds,
-                                                  length)
+        longest = max(job.length for job in jobs)
+        if first.kind == "trace":
+            traced = self.model.tracer(first.chain)(ids, seeds, length_bucket(longest))
+            self._hand_out(jobs, vars(traced), 0)
         else:
-            out = self.model.tracer(first.chain)(ids, seeds, length)
-        arrays = {k: v for k, v in vars(out).items() if isinstance(v, np.ndarray)}
-        results, row = [], 0
+            decoder = self.model.decoder(first.chain)
+            chunk = min(CHUNK, length_bucket(longest))
+            done = 0
+            for piece in decoder.stream(ids, np.zeros(len(seeds), np.int32), seeds, longest,
+                                        chunk):
+                self._hand_out(jobs, vars(piece), done)
+                done += piece.tokens.shape[1]
         for job in jobs:
-            count = len(job.seeds)
-            results.append({k: v[row:row + count, :job.length] for k, v in arrays.items()})
-            row += count
+            self._put(job, None)
         elapsed = time.perf_counter() - start
         self.seconds_per_call = 0.8 * self.seconds_per_call + 0.2 * elapsed
         self.calls += 1
-        self.rows_decoded += rows
-        return results
+
+    def _hand_out(self, jobs: list[Job], arrays: dict[str, Any], done: int) -> None:
+        row = 0
+        for job in jobs:
+            count, keep = len(job.seeds), job.length - done
+            if keep > 0:
+                self._put(job, {k: v[row:row + count, :keep] for k, v in arrays.items()
+                                if isinstance(v, np.ndarray)})
+            row += count
+
+    def _put(self, job: Job, item: Any) -> None:
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(job.pieces.put_nowait, item)
 
 
 def plan(jobs: list[Job]) -> list[list[Job]]:

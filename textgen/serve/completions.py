@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -52,13 +54,16 @@ def setting_for(samplers: SamplerSetting | None, temperature: float | None,
     return setting, "top_p" if top_p is not None else "temperature"
 
 
-def build(setting: SamplerSetting, param: str) -> tuple[SamplerChain, str]:
-    """A chain of registered stages (plugins included) and the key of its compiled program."""
+def build(setting: SamplerSetting, param: str, vocab: Any) -> tuple[SamplerChain, str]:
+    """A chain of registered stages (plugins included), bound to the model's characters where
+    a stage names some, and the key of its compiled program."""
     from textgen.api import as_chain
     from textgen.errors import TextgenError
+    from textgen.generation.sampling import bind_vocabulary
 
     try:
         chain = as_chain(setting)
+        bind_vocabulary([chain], vocab)
     except (TextgenError, ValueError, TypeError) as exc:
         hint = ("; GET /v1/samplers lists the registered stages" if "unknown" in str(exc)
                 or "Registered" in str(exc) else "")
@@ -89,18 +94,121 @@ def logprobs(chars: list[str], tokens: np.ndarray, probs: np.ndarray, top: int,
                     top_logprobs=tops, text_offset=list(range(len(chars))))
 
 
-def choice(index: int, seed: int, result: dict[str, np.ndarray], row: int,
-           vocab: tuple[str, ...], stops: list[str], top: int | None,
-           source: str) -> Choice:
+@dataclass(frozen=True)
+class Emit:
+    """How a request wants its choices: the vocabulary, stop sequences, logprobs and source."""
+
+    vocab: tuple[str, ...]
+    stops: list[str]
+    top: int | None
+    source: str
+
+    def probs(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
+        """``[rows, steps, vocab]``: the model's, or the chain's last stage's, probabilities."""
+        return arrays["model_probs"] if self.source == "model" else arrays["stage_probs"][:, :, -1]
+
+
+def choice(index: int, seed: int, result: dict[str, np.ndarray], row: int, emit: Emit) -> Choice:
     """One decoded row as an OpenAI choice, cut at a stop sequence, with logprobs if asked."""
     tokens = result["tokens"][row]
-    text, reason = cut_at_stop("".join(vocab[i] for i in tokens), stops)
-    tokens = tokens[:len(text)]
+    text, reason = cut_at_stop("".join(emit.vocab[i] for i in tokens), emit.stops)
     lp = None
-    if top is not None:
-        probs = result["model_probs"] if source == "model" else result["stage_probs"][:, :, -1]
-        lp = logprobs(list(text), tokens, probs[row, :len(text)], top, vocab)
+    if emit.top is not None:
+        lp = logprobs(list(text), tokens[:len(text)], emit.probs(result)[row, :len(text)],
+                      emit.top, emit.vocab)
     return Choice(index=index, text=text, logprobs=lp, finish_reason=reason, seed=seed)
+
+
+class StopCut:
+    """A streamed choice's text, released as it comes but held back just enough to cut it
+    before a stop sequence that may still be completing."""
+
+    def __init__(self, stops: list[str]) -> None:
+        self.stops = [s for s in stops if s]
+        self.hold = max((len(s) - 1 for s in self.stops), default=0)
+        self.text, self.sent, self.stopped = "", 0, False
+
+    def feed(self, piece: str) -> tuple[int, int]:
+        """Add decoded text; the span ``[start, end)`` of ``self.text`` that may now go out."""
+        if self.stopped:
+            return self.sent, self.sent
+        self.text += piece
+        cut, reason = cut_at_stop(self.text, self.stops)
+        start = self.sent
+        if reason == "stop":
+            self.stopped, self.sent = True, len(cut)
+        else:
+            self.sent = max(len(self.text) - self.hold, self.sent)
+        return start, self.sent
+
+    def finish(self) -> tuple[int, int]:
+        start, self.sent = self.sent, len(self.text) if not self.stopped else self.sent
+        return start, self.sent
+
+
+async def events(head: dict[str, Any], jobs: list[list[Any]], n: int,
+                 emit: Emit) -> AsyncIterator[str]:
+    """Server-sent events: one chunk per character as the batcher hands out decoded pieces,
+    a last chunk per choice with its finish reason, then ``data: [DONE]``."""
+    try:
+        for j, block in enumerate(jobs):
+            first = j * n
+            for job in block:
+                cuts = [StopCut(emit.stops) for _ in job.seeds]
+                arrays: dict[str, list[np.ndarray]] = {}
+                async for piece in job.stream():
+                    for k, v in piece.items():
+                        arrays.setdefault(k, []).append(v)
+                    whole = {k: np.concatenate(v, axis=1) for k, v in arrays.items()}
+                    for r, cut in enumerate(cuts):
+                        text = "".join(emit.vocab[i] for i in piece["tokens"][r])
+                        for chunk in _chunks(head, first + r, job.seeds[r], whole, r, cut,
+                                             cut.feed(text), emit):
+                            yield chunk
+                for r, cut in enumerate(cuts):
+                    for chunk in _chunks(head, first + r, job.seeds[r], whole, r, cut,
+                                         cut.finish(), emit):
+                        yield chunk
+                    yield _sse({**head, "choices": [{
+                        "index": first + r, "text": "", "logprobs": None,
+                        "finish_reason": "stop" if cut.stopped else "length",
+                        "seed": job.seeds[r]}]})
+                first += len(job.seeds)
+        yield "data: [DONE]\n\n"
+    except Exception as exc:  # noqa: BLE001 - the status line is sent: say it in the stream
+        from textgen.errors import TextgenError
+
+        status, kind = (400, "invalid_request_error") if isinstance(exc, TextgenError) else (
+            500, "server_error")
+        yield _sse(ApiError(status, f"{type(exc).__name__}: {exc}", kind=kind).body())
+        yield "data: [DONE]\n\n"
+    finally:  # the client may have gone: jobs not yet decoded are dropped
+        for block in jobs:
+            for job in block:
+                job.cancelled = True
+
+
+def _chunks(head: dict[str, Any], index: int, seed: int, whole: dict[str, np.ndarray],
+            row: int, cut: StopCut, span: tuple[int, int], emit: Emit) -> Iterator[str]:
+    start, end = span
+    if end <= start:
+        return
+    lp = None
+    if emit.top is not None:
+        lp = logprobs(list(cut.text[start:end]), whole["tokens"][row, start:end],
+                      emit.probs(whole)[row, start:end], emit.top, emit.vocab)
+    for i in range(end - start):
+        one = None if lp is None else {
+            "tokens": [lp.tokens[i]], "token_logprobs": [lp.token_logprobs[i]],
+            "top_logprobs": None if lp.top_logprobs is None else [lp.top_logprobs[i]],
+            "text_offset": [start + i]}
+        yield _sse({**head, "choices": [{"index": index, "text": cut.text[start + i],
+                                         "logprobs": one, "finish_reason": None,
+                                         "seed": seed}]})
+
+
+def _sse(data: dict[str, Any]) -> str:
+    return f"data: {json.dumps(data)}\n\n"
 
 
 def round_floats(data: Any, digits: int = 6) -> Any:

@@ -1,17 +1,77 @@
-"""A small closed-loop load generator for ``textgen serve`` (the load test and
-benchmarks/serve_load.py): ``concurrency`` clients, each sending its next request as soon as
-its last one is answered, over plain asyncio sockets so that the client costs little CPU."""
+"""Load for ``textgen serve``, shared by its tests and benchmarks/serve_load.py: a served run in
+a subprocess on a free port of 127.0.0.1, and a closed-loop load generator (``concurrency``
+clients, each sending its next request as soon as its last one is answered) over plain asyncio
+sockets, so that the client costs little CPU."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import socket
+import subprocess
+import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+HOST = "127.0.0.1"  # load is only ever sent to this machine's loopback
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """A running ``textgen serve``: its port, its process and what it printed so far."""
+
+    port: int
+    process: subprocess.Popen
+    lines: list[str]
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+
+@contextlib.contextmanager
+def serving(run_dir: Path, *args: str, timeout: float = 120) -> Iterator[Server]:
+    """Start `textgen serve RUN_DIR --port P ARGS`, wait for its startup line, stop it after."""
+    port = free_port()
+    cmd = [sys.executable, "-c", "from textgen.cli import main; main()", "serve", str(run_dir),
+           "--port", str(port), *args]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, env=env)
+    lines: list[str] = []
+    out = process.stdout
+    assert out is not None
+    reader = threading.Thread(target=lambda: lines.extend(iter(out.readline, "")), daemon=True)
+    reader.start()
+    server = Server(port, process, lines)
+    try:
+        deadline = time.monotonic() + timeout
+        while not any("listening on" in line for line in lines):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"textgen serve did not start: {''.join(lines)}")
+            time.sleep(0.1)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @dataclass

@@ -309,7 +309,7 @@ async function init() {
     for (const [name, stage] of Object.entries(state.stages)) {
       const option = document.createElement("option");
       option.value = name;
-      option.textContent = stage.dist === "textgen" ? name : `${name} (${stage.dist})`;
+      option.textContent = stage.builtin ? name : `${name} (${stage.dist})`;
       select.append(option);
     }
     $(`#panel-${id} .add`).addEventListener("click", () => {
