@@ -28,7 +28,7 @@ class Backbone(keras.layers.Layer):
     def __init__(self, **kwargs: Any) -> None:
         fields = {k: kwargs.pop(k) for k in list(kwargs) if k in self.Params.model_fields}
         super().__init__(**kwargs)
-        self.params = self.Params(**fields)
+        self.params: Any = self.Params(**fields)  # each backbone reads its own Params fields
 
     @classmethod
     def from_params(cls, params: dict[str, Any], **kwargs: Any) -> Backbone:

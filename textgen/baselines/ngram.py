@@ -108,7 +108,7 @@ class KneserNey:
                              f"(codes must fit in 64 bits); use order <= {int(62 / math.log2(v))}")
         model = cls(chars, order, [])
         ids = model.encode(text).astype(np.int64)
-        raw_keys: list[np.ndarray] = []
+        raw_keys: list[tuple[np.ndarray, np.ndarray]] = []
         codes = np.zeros(len(ids), dtype=np.int64)
         for k in range(1, order + 1):  # codes of every k-gram, by extending the (k-1)-grams
             codes = codes[: len(ids) - k + 1] * v + ids[k - 1:]
@@ -130,7 +130,8 @@ class KneserNey:
     @property
     def discounts(self) -> list[tuple[float, float, float]]:
         """(D1, D2, D3+) of each level, unigrams first."""
-        return [tuple(float(d) for d in lv.discounts[1:]) for lv in self._levels]
+        return [(float(lv.discounts[1]), float(lv.discounts[2]), float(lv.discounts[3]))
+                for lv in self._levels]
 
     def encode(self, text: str) -> np.ndarray:
         """Ids of ``text``'s characters; a character outside the vocabulary is an error."""

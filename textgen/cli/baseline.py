@@ -67,6 +67,8 @@ def _run_rows(run_dir: Path, spec) -> list:
         raise RunError(f"{run_dir} was scored on another corpus, split or context than "
                        f"{spec.name}; its val_bpc would not compare.")
     m = rundir.load_metrics(run_dir)
+    if m.val_bpc is None or m.train_wall_seconds is None:
+        raise RunError(f"{run_dir}'s metrics.json has no held-out bpc or training time.")
     rows = [Reference(f"textgen {run_spec.name}", m.val_bpc, m.train_wall_seconds, "static",
                       f"{m.epochs} epochs")]
     if m.val_bpc_dynamic is not None:

@@ -109,7 +109,7 @@ class StochasticBeamSearch(BeamSearch):
     """Stochastic beam search (Kool et al. 2019): ``n`` distinct samples from the model's
     distribution over whole continuations, drawn without replacement."""
 
-    Params = StochasticBeamParams
+    Params = StochasticBeamParams  # type: ignore[assignment]  # its own fields, not a subclass
     stochastic: ClassVar[bool] = True
 
 

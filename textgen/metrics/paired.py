@@ -49,7 +49,7 @@ def _var(xs: list[float]) -> float:
     return math.fsum((v - mean) ** 2 for v in xs) / (len(xs) - 1)
 
 
-def paired_differences(first: Mapping[Hashable, Row], second: Mapping[Hashable, Row],
+def paired_differences(first: Mapping[Any, Row], second: Mapping[Any, Row],
                        keys: Iterable[str], confidence: float = 0.95) -> dict:
     """Per metric key: ``first - second`` over the samples both settings have (same key, e.g.
     (prompt, seed)), as ``{"pairs": n, "paired": (mean, low, high), "unpaired": (...)}``.

@@ -101,7 +101,7 @@ def build_decoder(item: Any, registry: Any = None) -> SamplerChain | None:
     if not isinstance(value, dict):
         value = {cls.primary: value}
     try:
-        return cls(**value)  # type: ignore[no-any-return]
+        return cls(**value)
     except ValidationError as exc:
         raise StageError(f"decoder {name!r}: {_problems(exc)}", (name,)) from None
 

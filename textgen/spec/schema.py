@@ -125,7 +125,7 @@ class DistributeSpec(Section):
         bad = [w for w in self.workers or [] if not re.fullmatch(r"[^\s:]+:\d+", w)]
         if bad:
             raise ValueError(f"workers must be host:port, got {bad[0]!r}")
-        if self.workers and self.task_index >= len(self.workers):
+        if self.workers and self.task_index is not None and self.task_index >= len(self.workers):
             raise ValueError(f"task_index {self.task_index} is not an index into the "
                              f"{len(self.workers)} workers")
         return self
@@ -200,7 +200,7 @@ class GenerationSpec(Section):
     coupled: bool = Field(False, description="every setting shares each sample's random stream")
     batch_size: int = Field(64, ge=1, description="rows decoded at once")
     samplers: list[CheckedSetting] = Field(
-        default_factory=lambda: ["greedy", {"temperature": 0.2}, {"temperature": 0.5},
+        default_factory=lambda: [  # type: ignore[arg-type]  # pydantic checks them"greedy", {"temperature": 0.2}, {"temperature": 0.5},
                                  {"temperature": 1.0}, {"temperature": 1.2}])
     stop: list[Annotated[str, Field(min_length=1)]] = Field(
         default_factory=list, description="end a sample at the first of these strings (the "

@@ -50,7 +50,7 @@ class _Truncation(Sampler):
 
     def label(self) -> str:
         extra = f", min_keep={self.params.min_keep}" if self.params.min_keep != 1 else ""
-        return f"{self.stage_name}({getattr(self.params, self.primary):g}{extra})"
+        return f"{self.stage_name}({getattr(self.params, str(self.primary)):g}{extra})"
 
 
 class TopKParams(BaseModel):
