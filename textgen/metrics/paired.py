@@ -9,7 +9,8 @@ the unpaired (Welch) interval of the same samples by as much as the pairs are co
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from textgen.metrics.stats import mean_ci, t_quantile
 
