@@ -125,3 +125,13 @@ def test_run_from_python_with_overrides(tmp_path):
     with pytest.raises(TextgenError, match=r"--set training.epochs=0: training.epochs"):
         textgen.run(SMOKE_SPEC, overrides=["training.epochs=0"], output_dir=tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
+
+
+def test_stop_strings_end_samples_as_the_cli_does(model, tiny_run):
+    records = cli_json(["generate", str(tiny_run), "--prompt", "the river", "--sampler",
+                        "temperature: 0.8", "--length", "60", "--num-samples", "3", "--seed", "1",
+                        "--stop", " ", "--json"])
+    samples = model.generate("the river", sampler={"temperature": 0.8}, length=60, n=3, seed=1,
+                             stop=[" "])
+    assert [s.text for s in samples] == [r["text"] for r in records]
+    assert all(" " not in s.text for s in samples)

@@ -208,14 +208,17 @@ class TrainedModel:
         return self._tracers[key]
 
     def generate(self, prompt: str | None = None, sampler: SamplerLike = DEFAULT_SAMPLER,
-                 length: int = 400, n: int = 1, seed: int = 0,
-                 batch_size: int = 64) -> list[Sample]:
-        """``n`` continuations of ``prompt``; sample ``i`` uses ``seed + i``.
+                 length: int = 400, n: int = 1, seed: int = 0, batch_size: int = 64,
+                 stop: Sequence[str] = ()) -> list[Sample]:
+        """``n`` continuations of ``prompt``; sample ``i`` uses ``seed + i``; a sample ends
+        early before the first of the ``stop`` strings.
 
         The same arguments as ``textgen generate --prompt P --sampler ... --length L
-        --num-samples N --seed S`` give the same texts.
+        --num-samples N --seed S [--stop X]`` give the same texts.
         """
+        from textgen.corpus.prepare import prepare_prompt
         from textgen.generation.sampling import check_length, generate, plan_rows
+        from textgen.generation.stops import stop_automaton
 
         check_length(length)
         for name, value in (("n", n), ("batch_size", batch_size)):
@@ -223,12 +226,16 @@ class TrainedModel:
                 raise UsageError(f"{name} must be at least 1, got {value}")
         chain = as_chain(sampler)
         prompt = self.prompt(prompt)
+        stops = [prepare_prompt(self.spec, s) for s in stop]  # prepared as prompts are
+        if stops:
+            stop_automaton(stops, self.vocab, field="stop")  # raises naming a bad one
         decoder = self.decoder(chain)
         samples: list[Sample] = []
         for start in range(0, n, batch_size):
             rows = plan_rows([prompt], 1, min(batch_size, n - start), seed + start, coupled=True)
             samples += generate(self.model, self.vocab, [chain], rows, length, batch_size,
-                                self.spec.generation.unknown_chars, decoder=decoder)
+                                self.spec.generation.unknown_chars, decoder=decoder,
+                                stop=stops)
         return samples
 
     def distributions(self, prompt: str | None = None, sampler: SamplerLike = DEFAULT_SAMPLER,

@@ -43,10 +43,9 @@ def generate(run_dir: Path, stages: tuple[str, ...], temperature: float | None,
              as_json: bool, show: str, output: Path | None, decoder: str | None,
              beam_width: int, length_penalty: float | None, stops: tuple[str, ...]) -> None:
     """Sample from the model saved in RUN_DIR, without retraining."""
-    from textgen import rundir
+    from textgen.api import TrainedModel
     from textgen.corpus.prepare import prepare_prompt
-    from textgen.errors import PromptError, UsageError
-    from textgen.generation.engine import Decoder
+    from textgen.errors import UsageError
     from textgen.generation.sampling import CHUNK, check_length, stream_text
     from textgen.generation.sampling import generate as run_generate
     from textgen.report.surprise import surprise_text
@@ -66,22 +65,11 @@ def generate(run_dir: Path, stages: tuple[str, ...], temperature: float | None,
         if isinstance(err, UsageError):
             raise
         raise UsageError(str(err)) from err
-    spec, model, vocab = rundir.load_trained(run_dir)
-    if prompt is None:
-        previous = rundir.load_samples(run_dir)
-        prompt = previous[0].prompt if previous else spec.generation.prompt
-        if not prompt:
-            raise PromptError("give a --prompt: this run has no saved prompt to reuse")
-    if prompt == "":
-        raise PromptError("the prompt is empty: give at least one character")
-    prompt = prepare_prompt(spec, prompt)
-    missing = vocab.missing(prompt)
-    if missing and spec.generation.unknown_chars == "error":
-        raise PromptError(f"the prompt has characters the model never saw: "
-                         f"{', '.join(map(repr, missing))}. Remove them, or set "
-                         "generation.unknown_chars: skip in the run's spec.")
+    trained = TrainedModel(run_dir)  # the Python API's checks and messages, shared
+    spec, model, vocab = trained.spec, trained.model, trained.vocab
+    prompt = trained.prompt(prompt)
     stop = _check_stops(tuple(prepare_prompt(spec, s) for s in stops), vocab)  # as prompts
-    engine = Decoder(model, [chain])  # compiled once, shared by every batch
+    engine = trained.decoder(chain)  # compiled once, shared by every batch
 
     def decode(rows):
         return run_generate(model, vocab, [chain], rows, length, batch_size,
