@@ -108,3 +108,4 @@ class RunMetrics(BaseModel):
     reference: SettingSummary | None = None  # issue 19: held-out text scored like a setting
     comparisons: list[PairedComparison] = Field(default_factory=list)  # issue 19
     metrics_seconds: float | None = None  # issue 19: every sample metric, the index included
+    metrics_timing: dict[str, float] | None = None  # issue 19: those seconds, part by part

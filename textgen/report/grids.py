@@ -70,9 +70,11 @@ def paired_grids(metrics: RunMetrics) -> list[Grid]:
     baselines = {c.baseline for c in comparisons}
     one = baselines.pop() if len(baselines) == 1 else None
     against = f"against {one}" if one else "(setting − baseline)"
+    counts = {c.pairs for c in comparisons}
+    pairs = counts.pop() if len(counts) == 1 else None  # one count: said once, in the caption
     grids = []
     for g, (title, columns) in enumerate(table_groups(metrics.settings)):
-        with_n = g == 0
+        with_n = g == 0 and pairs is None
         headers = ["setting" if one else "setting − baseline", *(["pairs"] if with_n else []),
                    *(t for _, t in columns)]
         rows = [[c.setting if one else f"{c.setting} − {c.baseline}",
@@ -81,8 +83,9 @@ def paired_grids(metrics: RunMetrics) -> list[Grid]:
                 for c in comparisons]
         grids.append(Grid(f"Paired differences {against}: {title}", headers, rows,
                           [False] + [True] * (len(headers) - 1)))
-    grids[0].caption = ("mean difference over samples with the same prompt and seed, ±95% "
-                        "paired interval half-width; * the interval excludes 0")
+    grids[0].caption = ("mean difference over " + (f"{pairs} pairs of " if pairs else "")
+                        + "samples with the same prompt and seed, ±95% paired interval "
+                        "half-width; * the interval excludes 0")
     return grids
 
 
