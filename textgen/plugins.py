@@ -279,6 +279,7 @@ def _call_one(reg: Registry, kind: str, impl: Any, where: tuple[str, str]) -> No
             return
         if kind in ("samplers", "decoders"):
             obj.name = name  # a stage's one name: the one it is registered under
+            obj.plugin = f"{impl.plugin_name}, {dist} {version}"
         table[name] = obj
         reg.entries[kind, name] = Entry(name, obj, kind, impl.plugin_name, dist, version)
 

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from textgen.errors import PluginError, TextgenError
 from textgen.samplers.ops import ops
 
 State = tuple[Any, ...]
@@ -65,8 +66,13 @@ def float32_problems(params: BaseModel) -> list[str]:
     return problems
 
 
-class StageParamsError(ValueError):
+class StageParamsError(TextgenError, ValueError):
     """A stage's parameters passed its ``Params`` model but cannot be used in float32."""
+
+
+class StageFailure(PluginError):
+    """A stage broke the contract while decoding (an exception, a wrong shape or dtype, NaN,
+    or a row left with nothing to draw); the message names the stage and its plugin."""
 
 
 class Sampler:
@@ -79,6 +85,7 @@ class Sampler:
     """
 
     name: ClassVar[str] = ""
+    plugin: ClassVar[str] = ""  # set by registration: "truncation (textgen-truncation 0.1.0)"
     primary: ClassVar[str | None] = None
     Params: ClassVar[type[BaseModel]] = NoParams
     noise_draws: ClassVar[int] = 0
@@ -137,6 +144,49 @@ class Sampler:
     def __repr__(self) -> str:
         return self.label()
 
+    def describe(self) -> str:
+        """``stage 'top_k(20)' (plugin truncation, textgen-truncation 0.1.0)``, for errors."""
+        origin = type(self).plugin or f"class {type(self).__module__}.{type(self).__qualname__}"
+        return f"stage {self.label()!r} (plugin {origin})"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"[:400]
+
+
+def _dtype_name(x: Any) -> str:
+    dtype = getattr(x, "dtype", None)
+    return str(getattr(dtype, "name", dtype))
+
+
+def _signature(state: Any) -> list[tuple[Any, str]]:
+    """(static shape, dtype) of every tensor of a state, to compare across steps."""
+    import tensorflow as tf
+
+    return [(tuple(tf.TensorShape(getattr(x, "shape", ())).as_list()), _dtype_name(x))
+            for x in tf.nest.flatten(state)]
+
+
+def _called(stage: Sampler, method: str, call: Callable[[], Any]) -> Any:
+    """Run ``stage.<method>``; any exception comes back as a StageFailure naming the stage."""
+    try:
+        return call()
+    except StageFailure:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a plugin's error, named and passed on
+        raise StageFailure(f"{stage.describe()} failed in {method}: {_first_line(exc)}. "
+                           "Check it with textgen.testing.check_stage (docs/plugins.md)."
+                           ) from exc
+
+
+def _same_state(stage: Sampler, method: str, before: Any, after: Any) -> None:
+    if _signature(before) != _signature(after):
+        raise StageFailure(
+            f"{stage.describe()}: {method} changed the state from {_signature(before)} to "
+            f"{_signature(after)} (shape, dtype); a state must keep its structure, shapes and "
+            "dtypes across steps (size it in initial_state)")
+
 
 class SamplerChain:
     """An ordered list of stages: one sampler setting, e.g. ``top_k(20) -> temperature(0.7)``."""
@@ -164,15 +214,75 @@ class SamplerChain:
         outputs, new_states = [], []
         for position, (stage, state) in enumerate(zip(self.stages, states, strict=True)):
             coins = noise(position, stage.noise_draws) if noise and stage.noise_draws else None
-            logits, state = stage.warp(logits, state, noise=coins)
+            out, new = _called(stage, "warp", lambda stage=stage, state=state, x=logits,
+                               coins=coins: stage.warp(x, state, noise=coins))
+            shape_in, shape_out = getattr(logits, "shape", None), getattr(out, "shape", None)
+            if (shape_in is not None and shape_out is not None
+                    and list(shape_in) != list(shape_out)) or _dtype_name(out) != "float32":
+                raise StageFailure(
+                    f"{stage.describe()}: warp returned logits of shape {shape_out} and dtype "
+                    f"{_dtype_name(out)} for input of shape {shape_in} and dtype float32; a "
+                    "stage keeps the [batch, vocab] shape and float32")
+            _same_state(stage, "warp", state, new)
+            logits = out
             outputs.append(logits)
-            new_states.append(state)
+            new_states.append(new)
         return logits, tuple(outputs), tuple(new_states)
+
+    def health(self, logits: Any, outputs: tuple[Any, ...]) -> Any:
+        """``[batch]`` int32, per row: 0 if every output is usable, else 1 when the model's own
+        ``logits`` hold NaN, ``p + 2`` when stage ``p`` is the first to output a NaN or a row
+        with no finite logit. A few reductions per stage: cheap inside the decoding loop."""
+        import tensorflow as tf
+
+        code = tf.zeros(tf.shape(logits)[:1], tf.int32)
+        for p in reversed(range(len(outputs))):
+            out = outputs[p]
+            bad = (tf.reduce_any(tf.math.is_nan(out), axis=-1)
+                   | ~tf.reduce_any(tf.math.is_finite(out), axis=-1))
+            code = tf.where(bad, p + 2, code)
+        return tf.where(tf.reduce_any(tf.math.is_nan(logits), axis=-1), 1, code)
+
+    def failure(self, code: int, step: int) -> StageFailure:
+        """The error for a ``health`` code seen at decoding ``step``."""
+        if code == 1:
+            return StageFailure(f"the model's logits held NaN at step {step} (before any "
+                                "stage): the model has diverged; retrain it")
+        stage = self.stages[code - 2]
+        return StageFailure(
+            f"{stage.describe()} output NaN or removed every symbol of a row at step {step} "
+            f"(setting {self.label()}): nothing could be drawn, so decoding stopped. A stage "
+            "must keep at least one finite logit per row and never output NaN; check it with "
+            "textgen.testing.check_stage")
+
+    def check(self, vocab_size: int, batch: int = 2) -> None:
+        """One eager step (warp, a draw, update) on dummy logits, before any decoding: a stage
+        that raises, changes shapes or returns NaN fails here, naming itself, not mid-sweep."""
+        import numpy as np
+        import tensorflow as tf
+
+        from textgen.samplers.noise import stage_uniform
+
+        rng = np.random.default_rng(0)
+        x = tf.constant(rng.normal(0, 2, size=(batch, vocab_size)), tf.float32)
+        seeds = tf.range(batch, dtype=tf.int64)
+        states = self.initial_state(batch, vocab_size)
+        final, outputs, states = self.warp(
+            x, states, lambda position, k: stage_uniform(seeds, 0, position, k))
+        code = self.health(x, outputs).numpy()
+        if code.any():
+            raise self.failure(int(code.max()), 0)
+        self.update(states, tf.argmax(final, axis=-1, output_type=tf.int32), outputs)
 
     def update(self, states: tuple[State, ...], token: Any,
                outputs: tuple[Any, ...]) -> tuple[State, ...]:
-        return tuple(stage.update(state, token, out)
-                     for stage, state, out in zip(self.stages, states, outputs, strict=True))
+        new_states = []
+        for stage, state, out in zip(self.stages, states, outputs, strict=True):
+            new = _called(stage, "update", lambda stage=stage, state=state, out=out:
+                          stage.update(state, token, out))
+            _same_state(stage, "update", state, new)
+            new_states.append(new)
+        return tuple(new_states)
 
     def __call__(self, logits: Any, *, seed: int = 0) -> Any:
         """Apply the whole chain once to a ``[batch, vocab]`` array (NumPy in, NumPy out)."""
