@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -94,7 +94,7 @@ def create_app(model: Any, config: ServeConfig | None = None) -> Starlette:
         yield
         await state["batcher"].stop()
 
-    async def read(request: Request, body: type[BaseModel]) -> Any:
+    async def read(request: Request, body: type[CompletionRequest | InspectRequest]) -> Any:
         size = request.headers.get("content-length", "")
         if size.isdigit() and int(size) > config.max_body_bytes:
             raise _too_large(config.max_body_bytes)
@@ -117,7 +117,7 @@ def create_app(model: Any, config: ServeConfig | None = None) -> Starlette:
         except ValidationError as exc:
             message, param = describe(exc, body)
             raise ApiError(400, message, param) from None
-        if getattr(parsed, "model", None) not in (None, model_id):
+        if parsed.model not in (None, model_id):
             raise ApiError(404, f"model {parsed.model!r} is not served here: this server "
                                 f"serves {model_id!r} (GET /v1/models)", "model",
                            code="model_not_found")
