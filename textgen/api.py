@@ -131,6 +131,20 @@ class Distributions:
     def text(self) -> str:
         return "".join(step.char for step in self.steps)
 
+    @classmethod
+    def from_traced(cls, traced: Any, row: int, prompt: str, chain: SamplerChain, seed: int,
+                    vocab: Sequence[str], steps: int | None = None) -> Distributions:
+        """Row ``row`` of a ``StageTracer``'s output (its first ``steps`` steps) as steps."""
+        labels = [stage.label() for stage in chain.stages]
+        out = cls(prompt, chain.label(), seed, list(vocab))
+        for t in range(traced.tokens.shape[1] if steps is None else steps):
+            out.steps.append(Step(
+                char=vocab[int(traced.tokens[row, t])], model=traced.model_probs[row, t],
+                stages=[(label, traced.stage_probs[row, t, k]) for k, label in enumerate(labels)],
+                model_entropy=max(float(traced.model_entropy[row, t]), 0.0),
+                sampling_entropy=max(float(traced.sampling_entropy[row, t]), 0.0)))
+        return out
+
     def to_json(self, top: int | None = None) -> dict[str, Any]:
         """Plain data; with ``top``, each stage keeps only its ``top`` most likely symbols."""
         def probs(p: np.ndarray) -> Any:
@@ -202,6 +216,9 @@ class TrainedModel:
         reused; batched callers (the server) call it with many rows at once."""
         from textgen.generation.inspection import StageTracer
 
+        if not chain.stages:
+            raise UsageError(f"{chain.label()} is a decoding strategy, not a chain of stages: "
+                             "it has no per-stage distributions to show")
         key = _key(chain)
         if key not in self._tracers:
             self._tracers[key] = StageTracer(self.model, chain)
@@ -242,29 +259,13 @@ class TrainedModel:
                       steps: int = 20, seed: int = 0) -> Distributions:
         """Generate ``steps`` characters (as ``generate`` with ``n=1`` does: the same text),
         recording the model's probabilities and those after every stage of the chain."""
-        from textgen.generation.inspection import StageTracer
-
         if steps < 1:
             raise UsageError(f"steps must be at least 1, got {steps}")
         chain = as_chain(sampler)
-        if not chain.stages:
-            raise UsageError(f"{chain.label()} is a decoding strategy, not a chain of stages: "
-                             "it has no per-stage distributions to show")
+        tracer = self.tracer(chain)
         prompt = self.prompt(prompt)
-        key = _key(chain)
-        if key not in self._tracers:
-            self._tracers[key] = StageTracer(self.model, chain)
-        out = self._tracers[key](self._ids(prompt)[None, :], np.array([seed]), steps)
-        labels = [stage.label() for stage in chain.stages]
-        result = Distributions(prompt, chain.label(), seed, list(self.vocab.chars))
-        for t in range(steps):
-            result.steps.append(Step(
-                char=self.vocab.decode([int(out.tokens[0, t])]),
-                model=out.model_probs[0, t],
-                stages=[(label, out.stage_probs[0, t, k]) for k, label in enumerate(labels)],
-                model_entropy=float(max(out.model_entropy[0, t], 0.0)),
-                sampling_entropy=float(max(out.sampling_entropy[0, t], 0.0))))
-        return result
+        traced = tracer(self._ids(prompt)[None, :], np.array([seed]), steps)
+        return Distributions.from_traced(traced, 0, prompt, chain, seed, self.vocab.chars)
 
     # --- scoring -----------------------------------------------------------------------------
     def score(self, text: str | Sequence[str]) -> Scored | list[Scored]:
