@@ -84,3 +84,14 @@ def test_cli_validate_run_and_compare_take_set(tmp_path):
     run = runner.invoke(cli, ["run", str(SMOKE), "--output-dir", str(tmp_path / "run"),
                               "--set", "generation.samplers=[{top_k: 0}]"])
     assert run.exit_code == 2 and "--set generation.samplers=[{top_k: 0}]" in run.output
+
+
+def test_a_comparison_file_applies_overrides_to_every_run():
+    from textgen.spec.comparison import load_comparison
+
+    path = ROOT / "experiments" / "compare_backbones.yaml"
+    comparison = load_comparison([path], ["training.epochs=3"])
+    assert {s.training.epochs for s in comparison.specs} == {3}
+    with pytest.raises(SpecError) as err:
+        load_comparison([path], ["training.epochs=0"])
+    assert "runs.0: --set training.epochs=0: training.epochs" in str(err.value)
