@@ -4,6 +4,10 @@ Everything per character happens inside one ``tf.function`` (XLA where it pays):
 every sampler setting's stages, the Gumbel-max draw, and the entropies the reports need. Rows of
 a batch may use different sampler settings; each row draws only from its own setting's logits.
 Rows never interact, so a large batch runs as equal shards on one thread per core.
+
+Rows end independently: at the first stop string (an automaton over ids, ``stops.py``) or when a
+stage says the row is complete (``stage.finished(state)``, the ``regex`` stage's full match).
+``Decoded.finish`` marks the step; later ids are padding, and the loop ends once every row has.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from textgen.generation.noise import gumbel
+from textgen.generation.stops import StopAutomaton
 from textgen.model import parts, step_logits
 from textgen.samplers.base import SamplerChain, entropy_bits
 from textgen.samplers.noise import stage_uniform
@@ -34,6 +39,17 @@ class Decoded:
     model_entropy: np.ndarray     # [batch, length] bits, of the model's distribution
     sampling_entropy: np.ndarray  # [batch, length] bits, of the distribution drawn from
     token_logprob: np.ndarray     # [batch, length] ln p(token) under the model at T = 1
+    finish: np.ndarray            # [batch, length] int32: STOP or ACCEPT where the row ended
+
+
+STOP, ACCEPT = 1, 2  # finish codes: a stop string ended at this step; a stage accepted the row
+
+
+def _stop_tables(stops: StopAutomaton | None, vocab_size: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """The stop automaton's table (flattened) and match lengths; one inert state for none."""
+    if stops is None:
+        return tf.zeros([vocab_size], tf.int32), tf.zeros([1], tf.int32)
+    return tf.constant(stops.table.reshape(-1)), tf.constant(stops.match)
 
 
 def release_freed_memory() -> None:
@@ -75,35 +91,39 @@ class Decoder:
         release_freed_memory()  # before the compile: its peak then stacks on what is in use
 
     def __call__(self, prompt_ids: np.ndarray, setting: np.ndarray, seeds: np.ndarray,
-                 length: int) -> Decoded:
-        """Generate ``length`` ids after each row of ``prompt_ids`` ``[batch, prompt_len >= 1]``."""
+                 length: int, stops: StopAutomaton | None = None) -> Decoded:
+        """Generate ``length`` ids after each row of ``prompt_ids`` ``[batch, prompt_len >= 1]``;
+        a row ends early at the first of ``stops`` or when a stage accepts it."""
         rows = self._rows(prompt_ids, setting, seeds)
         shards = self._shards(len(rows[0]))
         if shards == 1:
-            return self._run(*rows, length)
+            return self._run(*rows, length, stops)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="textgen-decode")
         p, s, seed = (np.split(a, shards) for a in rows)
-        outs = [f.result() for f in [self._pool.submit(self._run, p[i], s[i], seed[i], length)
-                                     for i in range(shards)]]
+        outs = [f.result() for f in [self._pool.submit(self._run, p[i], s[i], seed[i], length,
+                                                       stops) for i in range(shards)]]
         return Decoded(*(np.concatenate([getattr(o, f.name) for o in outs])
                          for f in fields(Decoded)))
 
     def stream(self, prompt_ids: np.ndarray, setting: np.ndarray, seeds: np.ndarray,
-               length: int, chunk: int) -> Iterator[Decoded]:
+               length: int, chunk: int, stops: StopAutomaton | None = None
+               ) -> Iterator[Decoded]:
         """Like ``__call__``, as pieces of at most ``chunk`` ids: the cache and the samplers'
         states carry from one piece to the next, so memory does not grow with ``length``, and
         the noise takes the absolute step, so the ids are those ``__call__`` gives."""
         rows = self._rows(prompt_ids, setting, seeds)
         n = self._shards(len(rows[0]))
         shards = [tuple(a[i] for a in (np.split(r, n) for r in rows)) for i in range(n)]
-        carries = [self._start_fn(*map(tf.convert_to_tensor, shard[:1])) for shard in shards]
+        table, match = _stop_tables(stops, self.vocab_size)
+        carries = [self._start_fn(*map(tf.convert_to_tensor, shard[:2])) for shard in shards]
         for start in range(0, length, chunk):
             step = tf.constant(start, tf.int32)
             pieces = []
             for i, (_, setting_i, seeds_i) in enumerate(shards):
                 out, carries[i] = self._steps_fn(carries[i], tf.convert_to_tensor(setting_i),
-                                                 tf.convert_to_tensor(seeds_i), step, chunk)
+                                                 tf.convert_to_tensor(seeds_i), step, chunk,
+                                                 table, match)
                 pieces.append(self._decoded(out))
             keep = min(chunk, length - start)
             yield Decoded(*(np.concatenate([getattr(p, f.name) for p in pieces])[:, :keep]
@@ -126,25 +146,37 @@ class Decoder:
         return max(n, 1)
 
     def _run(self, prompt: np.ndarray, setting: np.ndarray, seeds: np.ndarray,
-             length: int) -> Decoded:
+             length: int, stops: StopAutomaton | None = None) -> Decoded:
         out = self._fn(tf.convert_to_tensor(prompt), tf.convert_to_tensor(setting),
-                       tf.convert_to_tensor(seeds), int(length))
+                       tf.convert_to_tensor(seeds), int(length),
+                       *_stop_tables(stops, self.vocab_size))
         return self._decoded(out)
 
     def _decoded(self, out: tuple) -> Decoded:
+        tokens, finish = out[0].numpy(), out[1].numpy()
         if not self.statistics:
-            tokens = out[0].numpy()
             nan = np.full(tokens.shape, np.nan, np.float32)
-            return Decoded(tokens, nan, nan.copy(), nan.copy())
-        return Decoded(*(t.numpy() for t in out))
+            return Decoded(tokens, nan, nan.copy(), nan.copy(), finish)
+        return Decoded(tokens, *(t.numpy() for t in out[2:]), finish)
 
-    def _decode(self, prompt: tf.Tensor, setting: tf.Tensor, seeds: tf.Tensor, length: int):
-        out, _ = self._steps(self._start(prompt), setting, seeds, tf.constant(0), length)
+    def _decode(self, prompt: tf.Tensor, setting: tf.Tensor, seeds: tf.Tensor, length: int,
+                stop_table: tf.Tensor, stop_match: tf.Tensor):
+        out, _ = self._steps(self._start(prompt, setting), setting, seeds, tf.constant(0),
+                             length, stop_table, stop_match)
         return out
 
-    def _start(self, prompt: tf.Tensor) -> tuple:
-        """Prefill all but the prompt's last id: the carry ``(token, cache, states)`` that
-        decoding starts from."""
+    def _finished(self, states: tuple, setting: tf.Tensor) -> tf.Tensor:
+        """``[batch]`` bool: rows that a stage of their own setting declares complete."""
+        done = tf.zeros(tf.shape(setting), tf.bool)
+        for k, (chain, chain_states) in enumerate(zip(self.settings, states, strict=True)):
+            for stage, state in zip(chain.stages, chain_states, strict=True):
+                if hasattr(stage, "finished"):
+                    done |= (setting == k) & stage.finished(state)
+        return done
+
+    def _start(self, prompt: tf.Tensor, setting: tf.Tensor) -> tuple:
+        """Prefill all but the prompt's last id: the carry ``(token, cache, states, stop
+        state, done)`` that decoding starts from."""
         batch = tf.shape(prompt)[0]
         _, backbone, _ = parts(self.model)
         cache = backbone.initial_cache(batch)
@@ -155,17 +187,21 @@ class Decoder:
 
         _, cache = tf.while_loop(lambda i, _: i < tf.shape(prompt)[1] - 1, prefill, (0, cache))
         states = tuple(chain.initial_state(batch, self.vocab_size) for chain in self.settings)
-        return prompt[:, -1], cache, states
+        return (prompt[:, -1], cache, states, tf.zeros([batch], tf.int32),
+                self._finished(states, setting))
 
     def _steps(self, carry: tuple, setting: tf.Tensor, seeds: tf.Tensor, start: tf.Tensor,
-               length: int) -> tuple[tuple, tuple]:
-        """``length`` decoding steps from ``carry``, the first at absolute step ``start``:
-        the per-step outputs ``[batch, length]`` and the carry after the last step."""
-        token, cache, states = carry
-        dtypes = (tf.int32, tf.float32, tf.float32, tf.float32) if self.statistics else (tf.int32,)
-        arrays = tuple(tf.TensorArray(dtype, size=length) for dtype in dtypes)
+               length: int, stop_table: tf.Tensor, stop_match: tf.Tensor
+               ) -> tuple[tuple, tuple]:
+        """Up to ``length`` decoding steps from ``carry``, the first at absolute step ``start``
+        (fewer once every row has finished): the per-step outputs ``[batch, length]`` (token,
+        finish, then the statistics), zero after the last step, and the carry after it."""
+        token, cache, states, stop, done = carry
+        dtypes = (tf.int32, tf.int32) + ((tf.float32,) * 3 if self.statistics else ())
+        arrays = tuple(tf.TensorArray(dtype, size=length, element_shape=token.shape)
+                       for dtype in dtypes)
 
-        def body(t, token, cache, states, arrays):
+        def body(t, token, cache, states, stop, done, arrays):
             logits, cache = step_logits(self.model, token, cache)
             logits = tf.cast(logits, tf.float32)
             final, outputs, warped_states = None, [], []
@@ -183,15 +219,23 @@ class Decoder:
                               output_type=tf.int32)
             states = tuple(chain.update(state, token, outs) for chain, state, outs
                            in zip(self.settings, warped_states, outputs, strict=True))
-            values: tuple = (token,)
+            stop = tf.gather(stop_table, stop * self.vocab_size + token)
+            finish = tf.where(tf.gather(stop_match, stop) > 0, STOP,
+                              tf.where(self._finished(states, setting), ACCEPT, 0))
+            finish = tf.where(done, 0, finish)
+            done = done | (finish > 0)
+            values: tuple = (token, finish)
             if self.statistics:
                 logp = tf.nn.log_softmax(logits)
                 values += (entropy_bits(logits), entropy_bits(final),
                            tf.gather(logp, token, batch_dims=1))
             arrays = tuple(a.write(t - start, v) for a, v in zip(arrays, values, strict=True))
-            return t + 1, token, cache, states, arrays
+            return t + 1, token, cache, states, stop, done, arrays
 
-        loop = (start, token, cache, states, arrays)
-        _, token, cache, states, arrays = tf.while_loop(lambda t, *_: t < start + length, body,
-                                                        loop)
-        return tuple(tf.transpose(a.stack()) for a in arrays), (token, cache, states)
+        def going(t, token, cache, states, stop, done, arrays):
+            return (t < start + length) & ~tf.reduce_all(done)
+
+        loop = (start, token, cache, states, stop, done, arrays)
+        _, token, cache, states, stop, done, arrays = tf.while_loop(going, body, loop)
+        return (tuple(tf.transpose(a.stack()) for a in arrays),
+                (token, cache, states, stop, done))

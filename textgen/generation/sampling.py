@@ -17,7 +17,7 @@ import numpy as np
 from textgen.corpus.vocab import CharVocab
 from textgen.errors import LimitError, PromptError, UsageError
 from textgen.generation.decoders import DecodingStrategy, strategy_samples
-from textgen.generation.engine import Decoded, Decoder
+from textgen.generation.engine import ACCEPT, Decoded, Decoder
 from textgen.generation.stops import StopAutomaton, stop_automaton
 from textgen.records import Sample
 from textgen.samplers.base import SamplerChain
@@ -63,13 +63,14 @@ def check_length(length: int, whole: bool = True, option: str = "length") -> Non
 
 
 def decode_rows(decoder: Decoder, prompt_ids: np.ndarray, setting: np.ndarray,
-                seeds: np.ndarray, length: int, chunk: int = CHUNK) -> Iterator[Decoded]:
+                seeds: np.ndarray, length: int, chunk: int = CHUNK,
+                stops: StopAutomaton | None = None) -> Iterator[Decoded]:
     """The rows' ids in pieces: one piece when ``length <= chunk``, else pieces of ``chunk``
     steps that carry the decoder's state over (the same ids either way)."""
     if length <= chunk:
-        yield decoder(prompt_ids, setting, seeds, length)
+        yield decoder(prompt_ids, setting, seeds, length, stops=stops)
     else:
-        yield from decoder.stream(prompt_ids, setting, seeds, length, chunk)
+        yield from decoder.stream(prompt_ids, setting, seeds, length, chunk, stops=stops)
 
 
 def bind_vocabulary(chains: Sequence[SamplerChain], vocab: CharVocab) -> None:
@@ -93,7 +94,10 @@ def stream_text(decoder: Decoder, vocab: CharVocab, prompt: str, setting: int, s
     bind_vocabulary(decoder.settings, vocab)
     for out in decode_rows(decoder, np.stack([ids] * PAD), np.full(PAD, setting),
                            np.full(PAD, seed), length, chunk):
-        yield vocab.decode(out.tokens[0])
+        kept, end = ending(out.tokens[0], out.finish[0], None)
+        yield vocab.decode(out.tokens[0, :kept])
+        if end != "length":
+            return  # a stage (regex) accepted the text
 
 
 def generate(model: keras.Model, vocab: CharVocab, chains: Sequence[SamplerChain],
@@ -111,10 +115,6 @@ def generate(model: keras.Model, vocab: CharVocab, chains: Sequence[SamplerChain
     """
     check_length(length)
     stops = stop_automaton(stop, vocab) if stop else None
-    for chain in chains:
-        for stage in chain.stages:
-            if hasattr(stage, "bind"):
-                stage.bind(vocab)
     if length > steps:
         batch_size = max(1, min(batch_size, BATCH_CHARS // length))
     bind_vocabulary(chains, vocab)
@@ -136,12 +136,13 @@ def generate(model: keras.Model, vocab: CharVocab, chains: Sequence[SamplerChain
             padded = chunk + [chunk[-1]] * (-len(chunk) % PAD)
             pieces = list(decode_rows(decoder, np.stack([encoded[r.prompt] for r in padded]),
                                       np.array([r.setting for r in padded]),
-                                      np.array([r.seed for r in padded]), length, steps))
+                                      np.array([r.seed for r in padded]), length, steps,
+                                      stops))
             out = Decoded(*(np.concatenate([getattr(piece, f.name) for piece in pieces], axis=1)
                             for f in fields(Decoded)))
             batch = []
             for i, r in enumerate(chunk):
-                kept, end = cut_at_stop(out.tokens[i], stops)
+                kept, end = ending(out.tokens[i], out.finish[i], stops)
                 batch.append(Sample(
                     prompt=r.prompt, text=vocab.decode(out.tokens[i, :kept]),
                     sampler=chains[r.setting].label(), seed=r.seed, setting=r.setting,
@@ -161,11 +162,14 @@ def generate(model: keras.Model, vocab: CharVocab, chains: Sequence[SamplerChain
     return samples
 
 
-def cut_at_stop(ids: np.ndarray, stops: StopAutomaton | None) -> tuple[int, str]:
-    """How many of ``ids`` a sample keeps, and why it ended: before its first stop string
-    (``"stop"``), or all of them (``"length"``)."""
-    found = stops.find(ids.tolist()) if stops is not None else None
-    if found is None:
+def ending(ids: np.ndarray, finish: np.ndarray, stops: StopAutomaton | None) -> tuple[int, str]:
+    """How many of ``ids`` a sample keeps, and why it ended: before the stop string that ended
+    it (``"stop"``), with the character a stage accepted (``"accept"``), or all (``"length"``)."""
+    at = np.flatnonzero(finish)
+    if not at.size:
         return len(ids), "length"
-    end, size = found
-    return end - size, "stop"
+    t = int(at[0])
+    if finish[t] == ACCEPT or stops is None:
+        return t + 1, "accept"
+    found = stops.find(ids[:t + 1].tolist())
+    return t + 1 - (found[1] if found else 0), "stop"

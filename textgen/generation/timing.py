@@ -114,13 +114,13 @@ class CompileTimer:
         return getattr(self.__dict__["decoder"], name)
 
     def __call__(self, prompt_ids: np.ndarray, setting: np.ndarray, seeds: np.ndarray,
-                 length: int) -> Any:
+                 length: int, **options: Any) -> Any:
         shape = (np.shape(prompt_ids), int(length))
         cold = shape not in self._first
         if cold:
             self._first[shape] = (prompt_ids, setting, seeds, length)
         start = time.perf_counter()
-        out = self.decoder(prompt_ids, setting, seeds, length)
+        out = self.decoder(prompt_ids, setting, seeds, length, **options)  # stops=
         self.calls.append((shape, time.perf_counter() - start, cold))
         return out
 

@@ -155,3 +155,49 @@ def test_registered_and_built_from_a_spec_item():
     assert reg.sampler("regex") is RegexSampler
     stage = build_stage({"regex": {"pattern": "a+", "stop": "accept"}})
     assert stage.get_config() == {"pattern": "a+", "stop": "accept"}
+
+
+@pytest.mark.parametrize("pattern,stop,why", [("(Q)?", "end", "only the empty string"),
+                                              ("a*", "accept", "matches the empty string")])
+def test_patterns_that_make_empty_samples_are_refused(pattern, stop, why):
+    with pytest.raises(PatternError, match=why):
+        RegexSampler(pattern=pattern, stop=stop).bind(VOCAB)
+
+
+@pytest.fixture(scope="module")
+def model():
+    import keras
+
+    from textgen.backbones.lstm import LSTMBackbone
+    from textgen.model import build_model
+
+    keras.utils.set_random_seed(2)
+    return build_model(len(VOCAB), LSTMBackbone(units=16), 8)
+
+
+@pytest.mark.parametrize("pattern,stop", [(r"(ab|ba)+\.", "end"), (r"[a-c]{2,3}x", "end"),
+                                          (r"(a|b)*c", "accept")])
+def test_generate_ends_every_row_at_a_full_match(model, pattern, stop):
+    from textgen.corpus.vocab import CharVocab
+    from textgen.generation.sampling import generate, plan_rows
+    from textgen.samplers.build import build_chain
+
+    chains = [build_chain([{"regex": {"pattern": pattern, "stop": stop}}, {"temperature": 2}]),
+              build_chain({"temperature": 1.0})]
+    rows = plan_rows(["a"], 2, 24, seed=0, coupled=True)
+    samples = generate(model, CharVocab(VOCAB), chains, rows, 60)
+    constrained = [s for s in samples if s.setting == 0]
+    assert all(s.end == "accept" and re.fullmatch(pattern, s.text) for s in constrained), [
+        (s.text, s.end) for s in constrained if not re.fullmatch(pattern, s.text)]
+    assert len({len(s.text) for s in constrained}) > 1  # rows end independently
+    assert all(s.end == "length" and len(s.text) == 60 for s in samples if s.setting == 1)
+    assert all(len(s.token_logprob) == len(s.text) for s in samples)
+
+
+def test_generate_refuses_a_pattern_the_vocabulary_cannot_match(model):
+    from textgen.corpus.vocab import CharVocab
+    from textgen.generation.sampling import Row, generate
+    from textgen.samplers.build import build_chain
+
+    with pytest.raises(PatternError, match="'Z'"):
+        generate(model, CharVocab(VOCAB), [build_chain({"regex": "Z+"})], [Row("a", 0, 0)], 5)

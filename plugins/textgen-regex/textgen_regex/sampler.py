@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from textgen.samplers.base import NEG_INF, Sampler, State
 from textgen.samplers.ops import tf
-from textgen_regex.dfa import TokenDFA, compile_fsm, token_dfa
+from textgen_regex.dfa import PatternError, TokenDFA, compile_fsm, token_dfa
 
 
 class RegexParams(BaseModel):
@@ -43,7 +43,6 @@ class RegexSampler(Sampler):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self.dfa: TokenDFA | None = None
-        self._tensors: tuple[tf.Tensor, tf.Tensor] | None = None
 
     def bind(self, vocab: Sequence[str]) -> None:
         """Compile the pattern over the model's characters (``vocab[i]`` is id ``i``).
@@ -51,8 +50,16 @@ class RegexSampler(Sampler):
         Raises ``PatternError`` when no string of those characters matches the pattern.
         """
         chars = list(getattr(vocab, "chars", vocab))
-        self.dfa = token_dfa(self.params.pattern, chars)
-        self._tensors = None
+        dfa = token_dfa(self.params.pattern, chars)
+        pattern = self.params.pattern
+        if dfa.closed[0]:
+            raise PatternError(f"the pattern {pattern!r} matches only the empty string over "
+                               "the model's characters: every sample would be empty")
+        if self.params.stop == "accept" and dfa.accepting[0]:
+            raise PatternError(f"the pattern {pattern!r} matches the empty string, so with "
+                               "stop: accept every sample would end before its first "
+                               "character; make it need one (+ instead of *)")
+        self.dfa = dfa
 
     def _tables(self, vocab_size: int) -> tuple[tf.Tensor, tf.Tensor]:
         if self.dfa is None:
@@ -61,10 +68,10 @@ class RegexSampler(Sampler):
         if self.dfa.table.shape[1] != vocab_size:
             raise ValueError(f"the regex stage was bound to {self.dfa.table.shape[1]} "
                              f"characters but the model has {vocab_size}")
-        if self._tensors is None:
-            ends = self.dfa.accepting if self.params.stop == "accept" else self.dfa.closed
-            self._tensors = (tf.constant(self.dfa.table), tf.constant(ends))
-        return self._tensors
+        # New constants at every trace: a tensor kept from one trace (or thread) would belong
+        # to another graph.
+        ends = self.dfa.accepting if self.params.stop == "accept" else self.dfa.closed
+        return tf.constant(self.dfa.table), tf.constant(ends)
 
     def initial_state(self, batch_size: Any, vocab_size: int) -> State:
         """``(dfa_state,)``: one int32 per row, at the start state 0."""
