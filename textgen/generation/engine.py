@@ -85,6 +85,9 @@ class Decoder:
         self._pool: ThreadPoolExecutor | None = None
         self.settings = list(settings)
         self.vocab_size = int(model.output_shape[-1])
+        for chain in self.settings:  # a broken stage fails now, naming itself, not mid-sweep
+            if getattr(chain, "stages", None):
+                chain.check(self.vocab_size)
         self._fn = tf.function(self._decode, jit_compile=jit_compile)
         self._start_fn = tf.function(self._start, jit_compile=jit_compile)
         self._steps_fn = tf.function(self._steps, jit_compile=jit_compile)
@@ -124,6 +127,7 @@ class Decoder:
                 out, carries[i] = self._steps_fn(carries[i], tf.convert_to_tensor(setting_i),
                                                  tf.convert_to_tensor(seeds_i), step, chunk,
                                                  table, match)
+                self._check_health(setting_i, carries[i][-1])
                 pieces.append(self._decoded(out))
             keep = min(chunk, length - start)
             yield Decoded(*(np.concatenate([getattr(p, f.name) for p in pieces])[:, :keep]
@@ -147,10 +151,19 @@ class Decoder:
 
     def _run(self, prompt: np.ndarray, setting: np.ndarray, seeds: np.ndarray,
              length: int, stops: StopAutomaton | None = None) -> Decoded:
-        out = self._fn(tf.convert_to_tensor(prompt), tf.convert_to_tensor(setting),
-                       tf.convert_to_tensor(seeds), int(length),
-                       *_stop_tables(stops, self.vocab_size))
+        out, health = self._fn(tf.convert_to_tensor(prompt), tf.convert_to_tensor(setting),
+                               tf.convert_to_tensor(seeds), int(length),
+                               *_stop_tables(stops, self.vocab_size))
+        self._check_health(setting, health)
         return self._decoded(out)
+
+    def _check_health(self, setting: np.ndarray, health: tuple) -> None:
+        """Raise the StageFailure of the row that failed first (``SamplerChain.health``)."""
+        code, step = (np.asarray(h) for h in health)
+        if code.any():
+            row = int(np.argmin(np.where(code > 0, step, np.iinfo(np.int32).max)))
+            raise self.settings[int(np.asarray(setting)[row])].failure(int(code[row]),
+                                                                       int(step[row]))
 
     def _decoded(self, out: tuple) -> Decoded:
         tokens, finish = out[0].numpy(), out[1].numpy()
@@ -161,9 +174,9 @@ class Decoder:
 
     def _decode(self, prompt: tf.Tensor, setting: tf.Tensor, seeds: tf.Tensor, length: int,
                 stop_table: tf.Tensor, stop_match: tf.Tensor):
-        out, _ = self._steps(self._start(prompt, setting), setting, seeds, tf.constant(0),
-                             length, stop_table, stop_match)
-        return out
+        out, carry = self._steps(self._start(prompt, setting), setting, seeds, tf.constant(0),
+                                 length, stop_table, stop_match)
+        return out, carry[-1]
 
     def _finished(self, states: tuple, setting: tf.Tensor) -> tf.Tensor:
         """``[batch]`` bool: rows that a stage of their own setting declares complete."""
@@ -188,7 +201,8 @@ class Decoder:
         _, cache = tf.while_loop(lambda i, _: i < tf.shape(prompt)[1] - 1, prefill, (0, cache))
         states = tuple(chain.initial_state(batch, self.vocab_size) for chain in self.settings)
         return (prompt[:, -1], cache, states, tf.zeros([batch], tf.int32),
-                self._finished(states, setting))
+                self._finished(states, setting),
+                (tf.zeros([batch], tf.int32), tf.zeros([batch], tf.int32)))  # health, its step
 
     def _steps(self, carry: tuple, setting: tf.Tensor, seeds: tf.Tensor, start: tf.Tensor,
                length: int, stop_table: tf.Tensor, stop_match: tf.Tensor
@@ -196,12 +210,12 @@ class Decoder:
         """Up to ``length`` decoding steps from ``carry``, the first at absolute step ``start``
         (fewer once every row has finished): the per-step outputs ``[batch, length]`` (token,
         finish, then the statistics), zero after the last step, and the carry after it."""
-        token, cache, states, stop, done = carry
+        token, cache, states, stop, done, health = carry
         dtypes = (tf.int32, tf.int32) + ((tf.float32,) * 3 if self.statistics else ())
         arrays = tuple(tf.TensorArray(dtype, size=length, element_shape=token.shape)
                        for dtype in dtypes)
 
-        def body(t, token, cache, states, stop, done, arrays):
+        def body(t, token, cache, states, stop, done, health, arrays):
             logits, cache = step_logits(self.model, token, cache)
             logits = tf.cast(logits, tf.float32)
             final, outputs, warped_states = None, [], []
@@ -209,12 +223,16 @@ class Decoder:
             def noise(position, draws, t=t):  # each stage's coins: its own stream per row seed
                 return stage_uniform(seeds, t, position, draws)
 
+            code = tf.zeros_like(token)
             for k, (chain, state) in enumerate(zip(self.settings, states, strict=True)):
                 warped, outs, state = chain.warp(logits, state, noise)
                 outputs.append(outs)
                 warped_states.append(state)
+                code = tf.where(setting == k, chain.health(logits, outs), code)
                 final = warped if final is None else tf.where(
                     (setting == k)[:, None], warped, final)
+            first = (health[0] == 0) & (code > 0) & ~done  # NaN or an emptied row: remember
+            health = (tf.where(first, code, health[0]), tf.where(first, t, health[1]))
             token = tf.argmax(final + gumbel(seeds, t, self.vocab_size), axis=-1,
                               output_type=tf.int32)
             states = tuple(chain.update(state, token, outs) for chain, state, outs
@@ -230,12 +248,12 @@ class Decoder:
                 values += (entropy_bits(logits), entropy_bits(final),
                            tf.gather(logp, token, batch_dims=1))
             arrays = tuple(a.write(t - start, v) for a, v in zip(arrays, values, strict=True))
-            return t + 1, token, cache, states, stop, done, arrays
+            return t + 1, token, cache, states, stop, done, health, arrays
 
-        def going(t, token, cache, states, stop, done, arrays):
+        def going(t, token, cache, states, stop, done, health, arrays):
             return (t < start + length) & ~tf.reduce_all(done)
 
-        loop = (start, token, cache, states, stop, done, arrays)
-        _, token, cache, states, stop, done, arrays = tf.while_loop(going, body, loop)
+        loop = (start, token, cache, states, stop, done, health, arrays)
+        _, token, cache, states, stop, done, health, arrays = tf.while_loop(going, body, loop)
         return (tuple(tf.transpose(a.stack()) for a in arrays),
-                (token, cache, states, stop, done))
+                (token, cache, states, stop, done, health))

@@ -52,9 +52,7 @@ def float32_problems(params: BaseModel) -> list[str]:
 
     def check(where: str, value: Any) -> None:
         if isinstance(value, float) and math.isfinite(value):
-            try:
-                struct.pack("f", value)
-            except OverflowError:
+            if math.isinf(struct.unpack("f", struct.pack("f", value))[0]):
                 problems.append(f"{where}: {value:g} is too large for float32, which the "
                                 "decoding loop computes in (|x| < 3.4e38)")
         elif isinstance(value, list | tuple):
@@ -107,8 +105,9 @@ class Sampler:
 
     @property
     def stage_name(self) -> str:
-        """The registered name, or the class name for a stage nobody registered."""
-        return type(self).name or type(self).__name__
+        """The registered name, or the class name for a stage nobody registered (a subclass
+        of a registered stage does not inherit its name)."""
+        return type(self).__dict__.get("name") or type(self).__name__
 
     def label(self) -> str:
         """A short human label, e.g. ``temperature(0.5)``."""
@@ -146,7 +145,8 @@ class Sampler:
 
     def describe(self) -> str:
         """``stage 'top_k(20)' (plugin truncation, textgen-truncation 0.1.0)``, for errors."""
-        origin = type(self).plugin or f"class {type(self).__module__}.{type(self).__qualname__}"
+        origin = (type(self).__dict__.get("plugin")
+                  or f"class {type(self).__module__}.{type(self).__qualname__}")
         return f"stage {self.label()!r} (plugin {origin})"
 
 
