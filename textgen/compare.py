@@ -45,7 +45,7 @@ def measure_run(run_dir: Path, bench: BenchmarkSpec, prompt_text: str) -> dict:
     finally:
         tf.get_logger().setLevel(level)
     keys = ("parameters", "epochs", "train_seconds", "train_chars_per_second", "val_bpc",
-            "best_val_bpc", "diverged", "settings")
+            "best_val_bpc", "val_bpc_dynamic", "diverged", "settings")
     return {"name": spec.name, "backbone": spec.backbone.type, "describe": backbone.describe(),
             "receptive_field": window, "run_dir": str(run_dir),
             **metrics.model_dump(mode="json", include=set(keys)), "generation": speed,

@@ -30,6 +30,8 @@ def model_rows(data: dict) -> list[tuple[str, list[str]]]:
         ("training chars/s", [_num(r["train_chars_per_second"], ",.0f") for r in runs]),
         ("held-out bits/char (last epoch)", [_num(r["val_bpc"], ".4f") for r in runs]),
         ("best held-out bits/char", [_num(r["best_val_bpc"], ".4f") for r in runs]),
+        ("held-out bits/char, dynamic eval.", [_num(r.get("val_bpc_dynamic"), ".4f")
+                                               for r in runs]),
     ]
     length = data["benchmark"]["length"]
     for batch in data["benchmark"]["batch_sizes"]:
