@@ -170,7 +170,8 @@ class Decoder:
         if not self.statistics:
             nan = np.full(tokens.shape, np.nan, np.float32)
             return Decoded(tokens, nan, nan.copy(), nan.copy(), finish)
-        return Decoded(tokens, *(t.numpy() for t in out[2:]), finish)
+        entropy, drawn, logprob = (t.numpy() for t in out[2:])
+        return Decoded(tokens, entropy, drawn, logprob, finish)
 
     def _decode(self, prompt: tf.Tensor, setting: tf.Tensor, seeds: tf.Tensor, length: int,
                 stop_table: tf.Tensor, stop_match: tf.Tensor):
