@@ -1,9 +1,10 @@
-"""The worked example of docs/plugins.md, built from the page itself, and a spec that uses it
-together with the two plugin distributions under plugins/."""
+"""The worked example of docs/plugins.md, built from the page itself: its package, its own tests
+(the conformance kit) and a spec that uses it with the plugin distributions under plugins/."""
 
 import json
 import re
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -27,8 +28,8 @@ generation:
   length: 40
   num_samples: 2
   samplers:
-    - epsilon: 0.02
-    - [{epsilon: 0.02}, {temperature: 0.8}]
+    - top_a: 0.2
+    - [{presence_penalty: 1.0}, {top_a: 0.2}, {temperature: 0.8}]
     - [{top_k: 5}, {temperature: 0.7}]
     - top_p: {p: 0.9, min_keep: 2}
     - mirostat: 3.0
@@ -36,36 +37,54 @@ generation:
 """
 
 
-def block(language: str) -> str:
-    return re.search(rf"```{language}\n(.*?)```", GUIDE, re.S).group(1)
+def blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", GUIDE, re.S)
+
+
+PROJECT = tomllib.loads(blocks("toml")[0])["project"]
+MODULE = PROJECT["entry-points"]["textgen"]["topa"]
 
 
 @pytest.fixture
-def epsilon_plugin(tmp_path, monkeypatch, allow_plugins):
+def guide_plugin(tmp_path, monkeypatch, allow_plugins):
     """Install the guide's example as a distribution on sys.path."""
-    project = tomllib.loads(block("toml"))["project"]
-    package = tmp_path / "textgen_epsilon"
+    package = tmp_path / MODULE
     package.mkdir()
-    (package / "__init__.py").write_text(block("python"))
-    info = tmp_path / "textgen_epsilon-0.1.0.dist-info"
+    (package / "__init__.py").write_text(blocks("python")[0])
+    info = tmp_path / f"{MODULE}-{PROJECT['version']}.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(
-        f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n")
-    points = project["entry-points"]["textgen"]
+        f"Metadata-Version: 2.1\nName: {PROJECT['name']}\nVersion: {PROJECT['version']}\n")
+    points = PROJECT["entry-points"]["textgen"]
     (info / "entry_points.txt").write_text(
         "[textgen]\n" + "".join(f"{k} = {v}\n" for k, v in points.items()))
     monkeypatch.syspath_prepend(str(tmp_path))
-    allow_plugins(project["name"])
+    allow_plugins(PROJECT["name"])
     set_registry(load_registry())
     yield
     set_registry(None)
-    sys.modules.pop("textgen_epsilon", None)
+    sys.modules.pop(MODULE, None)
 
 
-def test_the_guide_example_registers_and_runs_in_a_spec(epsilon_plugin, tmp_path):
+def test_the_guide_depends_on_the_distribution_name():
+    assert PROJECT["dependencies"] == ["textgen-char"]
+    assert "textgen-char" in GUIDE and 'dependencies = ["textgen-char"]' in GUIDE
+
+
+def test_the_guides_own_tests_pass(guide_plugin):
+    tests = types.ModuleType("test_topa")
+    exec(compile(blocks("python")[1], "docs/plugins.md", "exec"), tests.__dict__)
+    names = [n for n in vars(tests) if n.startswith("test_")]
+    assert len(names) == 3
+    for name in names:
+        getattr(tests, name)()
+
+
+def test_the_guide_example_registers_and_runs_in_a_spec(guide_plugin, tmp_path):
     reg = load_registry()
-    assert reg.entry("samplers", "epsilon").dist == "textgen-epsilon"
-    assert "mean_word_length" in reg.metrics
+    assert reg.entry("samplers", "top_a").dist == "textgen-topa"
+    assert "mean_word_length" in reg.metrics and not [
+        f for f in reg.failures if f.dist == "textgen-topa"]
     for name in ("top_k", "top_p", "mirostat", "repetition_penalty"):
         assert name in reg.samplers, f"install plugins/ first: {name} missing"
 
@@ -77,7 +96,7 @@ def test_the_guide_example_registers_and_runs_in_a_spec(epsilon_plugin, tmp_path
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
     labels = [s["sampler"] for s in metrics["settings"]]
-    assert labels == ["epsilon(0.02)", "epsilon(0.02) -> temperature(0.8)",
+    assert labels == ["top_a(0.2)", "presence_penalty(1) -> top_a(0.2) -> temperature(0.8)",
                       "top_k(5) -> temperature(0.7)", "top_p(0.9, min_keep=2)",
                       "mirostat(3, 0.1)", "repetition_penalty(1.3) -> greedy"]
     for setting in metrics["settings"]:

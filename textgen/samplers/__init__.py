@@ -1,5 +1,10 @@
-"""Samplers: stages that reshape a batch of next-character logits before the engine draws."""
+"""Samplers: stages that reshape a batch of next-character logits before the engine draws.
 
-from textgen.samplers.base import Sampler, SamplerChain, entropy_bits
+What a stage module needs: ``Sampler`` to subclass, ``keep_mask`` and ``ops`` (``keras.ops``,
+imported on first use, so that registering a stage does not load TensorFlow).
+"""
 
-__all__ = ["Sampler", "SamplerChain", "entropy_bits"]
+from textgen.samplers.base import NEG_INF, Sampler, SamplerChain, State, entropy_bits, keep_mask
+from textgen.samplers.ops import ops
+
+__all__ = ["NEG_INF", "Sampler", "SamplerChain", "State", "entropy_bits", "keep_mask", "ops"]
