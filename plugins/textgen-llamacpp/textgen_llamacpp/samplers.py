@@ -24,20 +24,13 @@ def _finite_count(logits: Any) -> Any:
     return ops.sum(ops.cast(logits > NEG_INF, "int32"), axis=-1, keepdims=True)
 
 
-def _rank(logits: Any) -> Any:
-    """Each symbol's place in the most-likely-first order, equal logits in id order (0 = the
-    most likely). By pairwise comparison, O(vocab^2): exact, and the same eagerly and under XLA,
-    whose sort is neither stable nor blind to the sign of zero."""
-    ids = ops.arange(int(logits.shape[-1]))
-    other, this = logits[:, None, :], logits[:, :, None]
-    ahead = (other > this) | ((other == this) & (ids[None, None, :] < ids[None, :, None]))
-    return ops.sum(ops.cast(ahead, "int32"), axis=-1)
-
-
 def _first_argmax_only(logits: Any) -> Any:
-    """``llama_sampler_temp_impl`` at temperature <= 0: the first largest logit, rest ``-inf``."""
-    best = ops.one_hot(ops.argmax(logits, axis=-1), int(logits.shape[-1])) > 0
-    return keep_mask(logits, best)
+    """``llama_sampler_temp_impl`` at temperature <= 0: the first largest logit, rest ``-inf``.
+    (Found by comparison: TensorFlow's argmax can rank 0.0 above an earlier -0.0.)"""
+    ids = ops.arange(int(logits.shape[-1]))[None, :]
+    top = ops.max(logits, axis=-1, keepdims=True)
+    first = ops.min(ops.where(logits == top, ids, int(logits.shape[-1])), axis=-1, keepdims=True)
+    return keep_mask(logits, ids == first)
 
 
 class XTCParams(BaseModel):
@@ -73,12 +66,17 @@ class XTCSampler(Sampler):
         p = ops.softmax(logits, axis=-1)
         finite = logits > NEG_INF
         size = _finite_count(logits)
-        above = ops.sum(ops.cast(finite & (p >= self.params.threshold), "int32"), axis=-1,
-                        keepdims=True)
-        last = ops.maximum(above - 1, 0)  # llama.cpp's pos_last: the last top choice's place
+        above = finite & (p >= self.params.threshold)  # a prefix of the most-likely-first order
+        count = ops.sum(ops.cast(above, "int32"), axis=-1, keepdims=True)
+        last = ops.maximum(count - 1, 0)  # llama.cpp's pos_last: the last top choice's place
         fires = ((noise[:, :1] <= self.params.probability) & (size >= 2) & (last > 0)
                  & (size - last >= self.params.min_keep))
-        return keep_mask(logits, ~(fires & (_rank(logits) < last))), state
+        # The top choice that stays is the last of them in that order: the smallest logit among
+        # them, the highest id among equal ones. O(vocab), no sort.
+        lowest = ops.min(ops.where(above, logits, float("inf")), axis=-1, keepdims=True)
+        ids = ops.arange(int(logits.shape[-1]))[None, :]
+        stays = ops.max(ops.where(above & (logits == lowest), ids, -1), axis=-1, keepdims=True)
+        return keep_mask(logits, ~(fires & above & (ids != stays))), state
 
 
 class DynatempParams(BaseModel):

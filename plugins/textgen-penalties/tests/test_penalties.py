@@ -19,14 +19,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from pydantic import ValidationError
-from textgen_penalties import (
-    BannedStringsSampler,
-    DRYSampler,
-    LogitBiasSampler,
-    NoRepeatNGramSampler,
-    PenaltiesSampler,
-)
-from textgen_penalties.vocabulary import VocabularyError
 
 from textgen.backbones.lstm import LSTMBackbone
 from textgen.generation.engine import Decoder
@@ -35,6 +27,14 @@ from textgen.plugins import load_registry
 from textgen.samplers.base import SamplerChain
 from textgen.samplers.builtin import GreedySampler
 from textgen.testing import check_stage
+from textgen_penalties import (
+    BannedStringsSampler,
+    DRYSampler,
+    LogitBiasSampler,
+    NoRepeatNGramSampler,
+    PenaltiesSampler,
+)
+from textgen_penalties.vocabulary import VocabularyError
 
 INF = math.inf
 CHARS = "abcdef:\n"  # vocabulary of the tests: id i is CHARS[i]
@@ -288,7 +288,7 @@ def test_penalties_window_forgets_old_characters():
 
 
 def test_stages_that_name_characters_need_the_vocabulary():
-    with pytest.raises(VocabularyError, match="bind"):
+    with pytest.raises(Exception, match=r"stage\.bind\(vocab\)"):  # named by the engine
         LogitBiasSampler(bias={"a": 1.0})(np.zeros((1, 3), np.float32))
     with pytest.raises(VocabularyError, match="'q'"):
         LogitBiasSampler(bias={"q": 1.0}).bind("abc")

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from textgen.samplers.base import State
 from textgen.samplers.ops import ops
-from textgen_penalties.history import empty_window, filled, max_per_symbol, push_with_matches
+from textgen_penalties.history import empty_window, max_per_symbol, push_with_matches
 from textgen_penalties.vocabulary import NeedsVocabulary
 
 FLOAT_MAX_LOG = 88.7228391  # llama.cpp's clamp: base ** exponent stays below float32's max
@@ -90,12 +90,22 @@ class DRYSampler(NeedsVocabulary):
 
     def repeat_limit(self, window: Any) -> Any:
         """``[batch, 1]``: how far back a repeat may reach, llama.cpp's ``rep_limit``: the
-        characters after the breaker whose head is nearest the end; the window's fill if none."""
+        characters after the breaker whose head is nearest the end. With no breaker in the
+        window there is no limit (a repeat is bounded by the window anyway)."""
         n = int(window.shape[-1])
         place = ops.arange(n, dtype="int32")[None, :]
-        first = ops.full_like(window[:, :1], NO_MATCH)
+        breakers = self.breakers()
+        singles = [head for head, tail in breakers if not tail]
+        longer = [(head, tail) for head, tail in breakers if tail]
+        is_single = ops.zeros_like(window) > 0
+        for head in singles:
+            is_single = is_single | (window == head)
+        first = ops.min(ops.where(is_single, place, NO_MATCH), axis=-1, keepdims=True)
+        if not longer:
+            return first  # a one-character breaker's tail is empty: rep_limit = its place
+        limit = first
         matched = []
-        for head, tail in self.breakers():
+        for head, tail in longer:
             match = (window == head) & (place >= len(tail))
             for offset, tid in enumerate(tail):  # the tail follows the head in the text
                 later = ops.concatenate([ops.full_like(window[:, :offset + 1], -1),
@@ -104,32 +114,40 @@ class DRYSampler(NeedsVocabulary):
             matched.append((match, len(tail)))
             first = ops.minimum(first, ops.min(ops.where(match, place, NO_MATCH), axis=-1,
                                                keepdims=True))
-        limit = ops.full_like(first, NO_MATCH)
+        limit = ops.where(limit == first, first, NO_MATCH)  # a single breaker at the head
         for match, length in matched:
             at_first = match & (place == first)
             limit = ops.minimum(limit, ops.min(ops.where(at_first, place - length, NO_MATCH),
                                                axis=-1, keepdims=True))
-        return ops.where(first < NO_MATCH, limit, filled(window))
+        return limit
 
     def penalty(self, logits: Any, state: State) -> Any:
-        """``[batch, vocab]`` float32: what each logit loses this step (0 for most)."""
+        """``[batch, vocab]`` float32: what each logit loses this step (0 for most). Steps where
+        no repeat reaches ``allowed_length`` (most of them) skip the work."""
         window, matches = state
-        self.check_size(int(logits.shape[-1]))
+        vocab = int(logits.shape[-1])
+        self.check_size(vocab)
         p = self.params
-        lengths = ops.minimum(matches, self.repeat_limit(window))
-        lengths = ops.where(lengths >= p.allowed_length, lengths, -1)
-        longest = max_per_symbol(lengths, window, int(logits.shape[-1]))
-        exponent = longest - p.allowed_length
-        if p.base > 1.000001:
-            exponent = ops.minimum(exponent, int(FLOAT_MAX_LOG / math.log(p.base)))
-        amount = p.multiplier * ops.power(p.base, ops.cast(ops.maximum(exponent, 0), "float32"))
-        single = [head for head, tail in self.breakers() if not tail]
-        hit = longest >= p.allowed_length
-        if single:
-            vocab = int(logits.shape[-1])
-            exempt = ops.sum(ops.one_hot(ops.convert_to_tensor(single, "int32"), vocab), axis=0)
-            hit = hit & (exempt[None, :] == 0)
-        return ops.where(hit, amount, ops.zeros_like(amount))
+
+        def work() -> Any:
+            lengths = ops.minimum(matches, self.repeat_limit(window))
+            lengths = ops.where(lengths >= p.allowed_length, lengths, -1)
+            longest = max_per_symbol(lengths, window, vocab)
+            exponent = longest - p.allowed_length
+            if p.base > 1.000001:
+                exponent = ops.minimum(exponent, int(FLOAT_MAX_LOG / math.log(p.base)))
+            amount = p.multiplier * ops.power(p.base,
+                                              ops.cast(ops.maximum(exponent, 0), "float32"))
+            hit = longest >= p.allowed_length
+            single = [head for head, tail in self.breakers() if not tail]
+            if single:
+                exempt = ops.sum(ops.one_hot(ops.convert_to_tensor(single, "int32"), vocab),
+                                 axis=0)
+                hit = hit & (exempt[None, :] == 0)
+            return ops.where(hit, amount, ops.zeros_like(amount))
+
+        return ops.cond(ops.any(matches >= p.allowed_length), work,
+                        lambda: ops.zeros_like(logits))
 
     def warp(self, logits: Any, state: State, *, noise: Any = None) -> tuple[Any, State]:
         return logits - self.penalty(logits, state), state

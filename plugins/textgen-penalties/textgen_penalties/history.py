@@ -29,32 +29,40 @@ def push(window: Any, token: Any) -> Any:
     return ops.concatenate([token, window[:, :-1]], axis=-1)
 
 
-def filled(window: Any) -> Any:
-    """``[batch, 1]`` int32: how many places of the window hold a drawn id."""
-    return ops.sum(ops.cast(window >= 0, "int32"), axis=-1, keepdims=True)
-
-
 def push_with_matches(window: Any, matches: Any, token: Any) -> tuple[Any, Any]:
-    """Push ``token`` and update the suffix-match lengths; both stay ``[batch, n]``."""
+    """Push ``token`` and update the suffix-match lengths; both stay ``[batch, n]``.
+
+    A length can only outgrow the window once it is full (before, ``L_k <= drawn - k`` holds
+    by itself), so capping at ``n - k`` is exact.
+    """
     same = window == ops.cast(token, "int32")[:, None]  # x against the id k - 1 places back
     matches = ops.where(same, matches + 1, ops.zeros_like(matches))
-    window = push(window, token)
-    shifts = ops.arange(1, int(window.shape[-1]) + 1, dtype="int32")[None, :]
-    return window, ops.minimum(matches, ops.maximum(filled(window) - shifts, 0))
+    size = int(window.shape[-1])
+    room = ops.arange(size - 1, -1, -1, dtype="int32")[None, :]  # n - k for k = 1..n
+    return push(window, token), ops.minimum(matches, room)
 
 
 def max_per_symbol(values: Any, ids: Any, vocab_size: int) -> Any:
     """``[batch, vocab]`` int32: for each symbol, the largest of ``values`` (``[batch, n]``,
-    >= -1) at the places where ``ids`` holds it; -1 for symbols that do not occur."""
+    >= -1) at the places where ``ids`` holds it; -1 for symbols that do not occur.
+
+    The scatter costs about as much as the rest of a decoding step for n = 1024, and most steps
+    have nothing to scatter (no repeat long enough), so it runs only when some value is >= 0.
+    """
     import tensorflow as tf
 
     batch = tf.shape(ids)[0]
-    rows = tf.broadcast_to(tf.range(batch)[:, None], tf.shape(ids))
-    present = ids >= 0
-    index = tf.stack([rows, tf.where(present, ids, 0)], axis=-1)
-    updates = tf.where(present, tf.cast(values, tf.int32), -1)
     base = tf.fill(tf.stack([batch, vocab_size]), tf.constant(-1, tf.int32))
-    return tf.tensor_scatter_nd_max(base, tf.reshape(index, [-1, 2]), tf.reshape(updates, [-1]))
+
+    def scatter() -> Any:
+        rows = tf.broadcast_to(tf.range(batch)[:, None], tf.shape(ids))
+        present = ids >= 0
+        index = tf.stack([rows, tf.where(present, ids, 0)], axis=-1)
+        updates = tf.where(present, tf.cast(values, tf.int32), -1)
+        return tf.tensor_scatter_nd_max(base, tf.reshape(index, [-1, 2]),
+                                        tf.reshape(updates, [-1]))
+
+    return tf.cond(tf.reduce_any(values >= 0), scatter, lambda: base)
 
 
 def ban(logits: Any, banned: Any) -> Any:
@@ -63,5 +71,8 @@ def ban(logits: Any, banned: Any) -> Any:
     then raises; a stage here cannot raise per row inside the compiled loop)."""
     keep = ~banned
     left = ops.any(keep & (logits > float("-inf")), axis=-1, keepdims=True)
-    best = ops.one_hot(ops.argmax(logits, axis=-1), int(logits.shape[-1])) > 0
+    ids = ops.arange(int(logits.shape[-1]))[None, :]
+    top = ops.max(logits, axis=-1, keepdims=True)  # the first largest (argmax may skip a -0.0)
+    best = ids == ops.min(ops.where(logits == top, ids, int(logits.shape[-1])), axis=-1,
+                          keepdims=True)
     return ops.where(keep | (~left & best), logits, ops.full_like(logits, float("-inf")))
