@@ -268,3 +268,20 @@ def test_a_checkout_without_package_metadata_still_has_the_builtins(monkeypatch)
     reg = load_registry()
     assert {"lstm", "conv"} <= set(reg.backbones) and BUILTIN_SAMPLERS <= set(reg.samplers)
     assert reg.backbone_params("lstm")().units == 128
+
+
+def test_the_distribution_is_textgen_char_and_the_plugins_depend_on_it():
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    assert tomllib.loads((root / "pyproject.toml").read_text())["project"]["name"] == (
+        "textgen-char")
+    for path in root.glob("plugins/*/pyproject.toml"):
+        deps = tomllib.loads(path.read_text())["project"]["dependencies"]
+        assert "textgen-char" in deps and "textgen" not in deps, path
+
+
+def test_from_run_says_it_still_reads_the_corpus():
+    text = " ".join(CliRunner().invoke(cli, ["run", "--help"]).output.split())
+    assert "--from-run" in text and "corpus is still read" in text

@@ -19,7 +19,9 @@ from textgen.cli import _debug_option, cli, console
               help="Continue this run from its last completed epoch.")
 @click.option("--from-run", "trained", type=click.Path(file_okay=False, path_type=Path),
               help="Reuse this finished run's model instead of training: a new sampler sweep "
-                   "(SPEC_PATH's generation settings) on the same model.")
+                   "(SPEC_PATH's generation settings) on the same model. The corpus is still "
+                   "read: prompts are drawn from its held-out part and the metrics compare "
+                   "samples with its training text.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Change one spec value before validation, e.g. training.epochs=4 or "
                    "'generation.samplers=[greedy, {temperature: 0.5}]' (repeatable).")
