@@ -205,9 +205,11 @@ class TrainedModel:
     def decoder(self, chain: SamplerChain) -> Any:
         """The compiled decoding loop for ``chain``: built once, reused by every later call."""
         from textgen.generation.engine import Decoder
+        from textgen.generation.sampling import bind_vocabulary
 
         key = _key(chain)
         if key not in self._decoders:
+            bind_vocabulary([chain], self.vocab)  # before the Decoder checks the chain
             self._decoders[key] = Decoder(self.model, [chain])
         return self._decoders[key]
 

@@ -20,7 +20,7 @@ from textgen.corpus.vocab import CharVocab
 from textgen.errors import RunError
 from textgen.generation.engine import Decoder
 from textgen.generation.reading import read_texts
-from textgen.generation.sampling import generate, plan_rows
+from textgen.generation.sampling import bind_vocabulary, generate, plan_rows
 from textgen.generation.timing import CompileTimer
 from textgen.metrics import TrainingIndex
 from textgen.metrics.sweep import summarize_sweep
@@ -100,6 +100,7 @@ def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False,
         prompts = draw_prompts(corpus.val_text, g.prompts, g.prompt_length, spec.seed)
     chains = g.chains()
     rows = plan_rows(prompts, len(chains), g.num_samples, spec.seed, g.coupled)
+    bind_vocabulary(chains, corpus.vocab)  # before the Decoder checks each chain
     timer = CompileTimer(Decoder(model, chains))
     start = time.perf_counter()
     with make_progress(console) as progress:

@@ -96,8 +96,9 @@ def epoch_sampler(model: keras.Model, vocab: CharVocab, chains: list[SamplerChai
     """A sample per setting from the model as it is now; the decoding loop compiles once and
     reads the current weights at every call."""
     from textgen.generation.engine import Decoder
-    from textgen.generation.sampling import PAD
+    from textgen.generation.sampling import PAD, bind_vocabulary
 
+    bind_vocabulary(chains, vocab)  # before the Decoder checks each chain
     decoder = Decoder(model, chains, statistics=False)
     rows = max(PAD, -(-len(chains) // PAD) * PAD)
     setting = np.arange(rows) % len(chains)
