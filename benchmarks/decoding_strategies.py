@@ -23,7 +23,8 @@ from benchlib import console, save, table, wait_for_quiet
 LENGTH, BATCH, SPEED_LENGTH = 200, 64, 400
 PROMPTS = ["the philosopher who has to be made", "what is it that we love in",
            "the christian and the free spirit", "morality as the will to power is"]
-REGEX = r"[a-z ,;'-]+\."  # words and punctuation up to the first full stop
+REGEX = r"([a-z ,;'-]+\. )+"  # sentences of lowercase words: never complete, so rows run to
+# the full length and the timing compares equal work
 SETTINGS = {"greedy": "greedy", "beam 4": {"beam": 4}, "beam 16": {"beam": 16},
             "stochastic beam 4": {"stochastic_beam": 4}}
 
@@ -67,6 +68,7 @@ def regex_speed(model, vocab, repeats: int) -> dict:
                 "regex + temperature 0.8": [{"regex": REGEX}, {"temperature": 0.8}]}
     prompt = np.stack([vocab.encode(PROMPTS[0])] * BATCH)
     timings: dict[str, list[float]] = {name: [] for name in settings}
+    cpu: dict[str, list[float]] = {name: [] for name in settings}  # robust to others' load
     decoders = {}
     for name, setting in settings.items():
         chain = build_chain(setting)
@@ -77,13 +79,19 @@ def regex_speed(model, vocab, repeats: int) -> dict:
         decoders[name](prompt, np.zeros(BATCH), np.arange(BATCH), SPEED_LENGTH)  # compile
     for _ in range(repeats):
         for name, decoder in decoders.items():
-            start = time.perf_counter()
-            decoder(prompt, np.zeros(BATCH), np.arange(BATCH), SPEED_LENGTH)
-            timings[name].append(BATCH * SPEED_LENGTH / (time.perf_counter() - start))
+            start, start_cpu = time.perf_counter(), time.process_time()
+            out = decoder(prompt, np.zeros(BATCH), np.arange(BATCH), SPEED_LENGTH)
+            seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - start_cpu
+            assert not out.finish.any()  # every row ran the full length
+            timings[name].append(BATCH * SPEED_LENGTH / seconds)
+            cpu[name].append(BATCH * SPEED_LENGTH / cpu_seconds)
     medians = {name: statistics.median(v) for name, v in timings.items()}
+    cpu_medians = {name: statistics.median(v) for name, v in cpu.items()}
     plain, constrained = medians.values()
-    return {"chars_per_second": medians, "all": timings, "pattern": REGEX,
-            "overhead": 1 - constrained / plain}
+    plain_cpu, constrained_cpu = cpu_medians.values()
+    return {"chars_per_second": medians, "chars_per_cpu_second": cpu_medians, "all": timings,
+            "all_cpu": cpu, "pattern": REGEX, "overhead": 1 - constrained / plain,
+            "overhead_cpu": 1 - constrained_cpu / plain_cpu}
 
 
 def main() -> None:
@@ -113,7 +121,8 @@ def main() -> None:
     speed = regex_speed(model, vocab, args.repeats)
     table("regex stage overhead (batch 64, 400 chars)", ["setting", "chars/s"],
           [[k, f"{v:,.0f}"] for k, v in speed["chars_per_second"].items()])
-    console.print(f"overhead: {speed['overhead']:.1%}")
+    console.print(f"overhead: {speed['overhead']:.1%} wall, {speed['overhead_cpu']:.1%} CPU time "
+                  f"({speed['chars_per_cpu_second']})")
     name = "decoding_strategies" if results else "decoding_strategies_regex"
     save(name, {"run_dir": str(args.run_dir), "beam_vs_greedy": results, "regex_speed": speed})
 
