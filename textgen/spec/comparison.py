@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, PositiveInt, ValidationError
+from pydantic import Field, PositiveInt
 
-from textgen.spec.errors import Problem, SpecError, format_validation_error
+from textgen.spec.errors import Problem, SpecError
 from textgen.spec.loader import Positions, read_yaml_file, validate
 from textgen.spec.overrides import Override, blame
 from textgen.spec.overrides import apply as apply_overrides
@@ -93,10 +93,9 @@ def _specs_of(file: CompareFile, positions: Positions, path: str,
     for i, entry in enumerate(file.runs):
         data = apply_overrides(merge(file.base, entry), overrides)
         try:
-            specs.append(Spec.model_validate(data))
-        except ValidationError as err:
-            found = blame(format_validation_error(err, _entry_positions(positions, i, data),
-                                                  path), overrides)
+            specs.append(validate(Spec, data, _entry_positions(positions, i, data), path))
+        except SpecError as err:
+            found = blame(err, overrides)
             problems += [Problem(f"runs.{i}" + (f".{p.path}" if p.path else ""), p.line,
                                  p.column, p.message, path) for p in found.problems]
     if problems:

@@ -184,11 +184,24 @@ def _kind(value: Any) -> str:
 
 def validate(model_cls: type[M], data: Any, positions: Positions,
              file: str | None = None) -> M:
-    """Validate plain data with ``model_cls``; errors become a SpecError with paths and lines."""
+    """Validate plain data with ``model_cls``; errors become a SpecError with paths and lines.
+
+    A ``Spec`` also gets the second pass (``names.py``): its backbone and sampler names are
+    looked up in the plugin registry, and every problem of both passes is reported at once.
+    """
+    from textgen.spec.names import name_problems
+    from textgen.spec.schema import Spec
+
+    second = name_problems(data, positions, file) if issubclass(model_cls, Spec) else []
     try:
-        return model_cls.model_validate(data)
+        model = model_cls.model_validate(data)
     except ValidationError as err:
-        raise format_validation_error(err, positions, file) from None
+        first = format_validation_error(err, positions, file).problems
+        raise SpecError(sorted(first + second, key=lambda p: (p.line is None, p.line or 0)),
+                        file) from None
+    if second:
+        raise SpecError(second, file)
+    return model
 
 
 def loads_spec(text: str, model_cls: type[M], file: str | None = "<string>") -> M:

@@ -10,28 +10,20 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from textgen.plugins import UnknownNameError, registry
 from textgen.samplers.base import SamplerChain
-from textgen.samplers.build import SamplerSetting, build_chain
+from textgen.samplers.build import SamplerSetting, StageError, build_chain
 from textgen.spec.report import ReportSpec
 
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-def _problems(err: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}"
-                     for e in err.errors())
 
 
 class CorpusSpec(Section):
@@ -69,18 +61,6 @@ class BackboneSpec(BaseModel):
         if isinstance(value, int) and value < 1:
             raise ValueError("embedding must be a positive width or 'onehot'")
         return value
-
-    @model_validator(mode="after")
-    def _known(self) -> BackboneSpec:
-        try:
-            params = registry().backbone_params(self.type)
-        except UnknownNameError as exc:
-            raise ValueError(str(exc)) from None
-        try:
-            params(**self.params)
-        except ValidationError as exc:
-            raise ValueError(f"{self.type} backbone: {_problems(exc)}") from None
-        return self
 
     @property
     def params(self) -> dict[str, Any]:
@@ -182,12 +162,6 @@ class EvaluationSpec(Section):
                                                           "after training (off by default)")
 
 
-def _check_setting(setting: SamplerSetting) -> SamplerSetting:
-    build_chain(setting)
-    return setting
-
-
-CheckedSetting = Annotated[SamplerSetting, AfterValidator(_check_setting)]
 
 
 class GenerationSpec(Section):
@@ -199,7 +173,7 @@ class GenerationSpec(Section):
     unknown_chars: Literal["error", "skip"] = "error"
     coupled: bool = Field(False, description="every setting shares each sample's random stream")
     batch_size: int = Field(64, ge=1, description="rows decoded at once")
-    samplers: list[CheckedSetting] = Field(
+    samplers: list[SamplerSetting] = Field(
         default_factory=lambda: [  # type: ignore[arg-type]  # pydantic checks them"greedy", {"temperature": 0.2}, {"temperature": 0.5},
                                  {"temperature": 1.0}, {"temperature": 1.2}])
     stop: list[Annotated[str, Field(min_length=1)]] = Field(
@@ -209,7 +183,11 @@ class GenerationSpec(Section):
     @model_validator(mode="after")
     def _decoders_fit(self) -> GenerationSpec:
         for k, setting in enumerate(self.samplers):
-            most = getattr(build_chain(setting), "max_samples", lambda: None)()
+            try:
+                chain = build_chain(setting)
+            except StageError:  # reported with its line by the second pass (spec/names.py)
+                continue
+            most = getattr(chain, "max_samples", lambda: None)()
             if most is not None and self.num_samples > most:
                 raise ValueError(f"samplers[{k}] returns at most {most} samples per prompt "
                                  f"(its width), but num_samples is {self.num_samples}: widen "
@@ -260,5 +238,8 @@ class Spec(Section):
         """``report.compare`` as (setting, baseline) indices into ``generation.samplers``."""
         if self.report.compare is None:
             return []
-        labels = [chain.label() for chain in self.generation.chains()]
+        try:
+            labels = [chain.label() for chain in self.generation.chains()]
+        except StageError:  # reported with its line by the second pass (spec/names.py)
+            return []
         return self.report.compare.resolve(labels, lambda ref: build_chain(ref).label())
