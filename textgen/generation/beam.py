@@ -117,7 +117,7 @@ class BeamDecoder:
     def _decode(self, prompt, seeds, stop_table, stop_match, length: int):
         w, n, v = self.width, self.n_best, self.vocab_size
         batch = prompt.shape[0]  # static: one compiled program per batch size
-        k = 2 * w  # candidates kept per step: enough for w to go on if w of them end
+        k = min(2 * w, w * v)  # candidates kept per step: w can go on if w of them end
         cache = self.initial_cache(batch)
 
         def prefill(i, cache):
