@@ -7,7 +7,8 @@ temperature, and each of those stages alone, on the same model.
 ``--run-dir`` takes a finished nietzsche_lstm run (its model and vocabulary); without it an
 untrained model of the same shape is timed (speed does not depend on the weights). The settings
 are timed in turns (plain, heavy, ... plain, heavy), so a change in the machine's load hits them
-alike; the median of each is reported. Writes ``benchmarks/results/chain_speed.json``.
+alike; the median of each is reported. Writes ``benchmarks/results/chain_speed.json``
+(``chain_speed_statistics.json`` with ``--statistics``).
 """
 
 from __future__ import annotations
@@ -102,10 +103,11 @@ def main() -> None:
     verdict = "meets" if heavy >= TARGET else "misses"
     console.print(f"heavy chain at {heavy:.2f} x plain temperature: {verdict} the target "
                   f"({TARGET:.1f} x)")
-    save("chain_speed", {"batch": BATCH, "length": LENGTH, "prompt": PROMPT,
-                         "repeats": args.repeats, "statistics": args.statistics,
-                         "run_dir": str(args.run_dir) if args.run_dir else None,
-                         "target_relative": TARGET, "settings": out})
+    name = "chain_speed_statistics" if args.statistics else "chain_speed"
+    save(name, {"batch": BATCH, "length": LENGTH, "prompt": PROMPT, "repeats": args.repeats,
+                "statistics": args.statistics,
+                "run_dir": str(args.run_dir) if args.run_dir else None,
+                "target_relative": TARGET, "settings": out})
 
 
 if __name__ == "__main__":

@@ -167,7 +167,7 @@ def assert_same(warped, expected, context):
 
 
 # --- the stages, stepped over sequences ---------------------------------------------------------
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.data(), st.integers(1, 8), st.sampled_from([-1, 1, 3, 8]),
        st.sampled_from([1.0, 1.3, 0.7]), st.sampled_from([0.0, 0.5, -0.4]),
        st.sampled_from([0.0, 1.0, -2.0]))
@@ -180,7 +180,7 @@ def test_penalties_match_llama_cpp(data, vocab, last_n, repeat, frequency, prese
             assert_same(warped[b], expected, (b, t))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.data(), st.integers(2, 8), st.sampled_from([0.8, 2.0]), st.sampled_from([1.0, 1.75]),
        st.integers(1, 3), st.sampled_from([4, 9, 64]),
        st.lists(st.sampled_from(["\n", ":", "a", "ab", "bca", "z", "az"]), max_size=3))
@@ -200,7 +200,7 @@ def test_dry_matches_llama_cpp(data, vocab, multiplier, base, allowed, last_n, b
             assert_same(warped[b], expected, (b, t, rows[b][:t]))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.data(), st.integers(1, 6), st.integers(1, 4), st.sampled_from([3, 10, 64]))
 def test_no_repeat_ngram_matches_transformers(data, vocab, size, last_n):
     logits = data.draw(logits_for(vocab))
@@ -212,7 +212,7 @@ def test_no_repeat_ngram_matches_transformers(data, vocab, size, last_n):
             assert_same(warped[b], expected, (b, t))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.data(), st.integers(2, 6),
        st.lists(st.text(alphabet="abcdz", min_size=1, max_size=4), min_size=1, max_size=4))
 def test_banned_strings_match_transformers(data, vocab, strings):
@@ -232,7 +232,7 @@ def test_banned_strings_match_transformers(data, vocab, strings):
             assert_same(warped[b], expected, (b, t))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.data(), st.integers(1, 8))
 def test_logit_bias_matches_llama_cpp(data, vocab):
     logits = data.draw(logits_for(vocab))
