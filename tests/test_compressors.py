@@ -19,10 +19,12 @@ def test_conditional_bpc_is_the_size_difference() -> None:
     assert conditional_bpc(size, TRAIN, NOVEL) == expected
 
 
-@pytest.mark.parametrize("name", ["bz2", "lzma", "ppmd"])
+@pytest.mark.parametrize("name", ["bz2", "lzma", "ppmd", "zpaq"])
 def test_repeated_text_costs_less_than_new_text(name: str) -> None:
     if name == "ppmd":
         pytest.importorskip("pyppmd")
+    if name == "zpaq" and shutil.which("zpaq") is None:
+        pytest.skip("no zpaq command on PATH")
     seen = score(name, TRAIN, TRAIN[:200]).bpc
     new = score(name, TRAIN, (NOVEL * 5)[:200]).bpc
     assert seen is not None and new is not None
