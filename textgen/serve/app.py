@@ -56,7 +56,7 @@ class ServeConfig:
     max_body_bytes: int = 64 * 1024
     max_prompt_chars: int = 4096
     max_choices: int = 64       # prompts x n in one request
-    window_ms: float = 5.0      # how long the collector waits for neighbours
+    window_ms: float = 3.0      # the collector waits while requests arrive this often
 
 
 class Auth:
@@ -127,14 +127,21 @@ def create_app(model: Any, config: ServeConfig | None = None) -> Starlette:
                                 f"{config.max_tokens_cap}", "max_tokens")
         return parsed
 
+    prepared: dict[str, np.ndarray] = {}  # prompt -> ids: preparing reads the corpus manifest
+
     def prepare(prompt: str, where: str) -> np.ndarray:
         if len(prompt) > config.max_prompt_chars:
             raise ApiError(400, f"{where} has {len(prompt)} characters; this server takes at "
                                 f"most {config.max_prompt_chars}: send a shorter one", "prompt")
-        try:
-            return np.asarray(model._ids(model.prompt(prompt)), np.int32)
-        except TextgenError as exc:
-            raise ApiError(400, f"{where}: {exc}", "prompt") from None
+        if prompt not in prepared:
+            try:
+                ids = np.asarray(model._ids(model.prompt(prompt)), np.int32)
+            except TextgenError as exc:
+                raise ApiError(400, f"{where}: {exc}", "prompt") from None
+            if len(prepared) >= 4096:
+                prepared.pop(next(iter(prepared)))
+            prepared[prompt] = ids
+        return prepared[prompt]
 
     def submit(kind: Literal["decode", "trace"], chain: Any, key: str,
                rows: list[tuple[np.ndarray, list[int]]], length: int) -> list[list[Job]]:
@@ -236,7 +243,9 @@ def create_app(model: Any, config: ServeConfig | None = None) -> Starlette:
         batcher = state.get("batcher")
         return JSONResponse({"status": "ok", "model": model_id,
                              "queued": len(batcher.pending) if batcher else 0,
-                             "calls": batcher.calls if batcher else 0})
+                             "calls": batcher.calls if batcher else 0,
+                             "rows": batcher.rows if batcher else 0,
+                             "busy_seconds": round(batcher.busy_seconds, 3) if batcher else 0})
 
     async def index(request: Request) -> Response:
         return FileResponse(STATIC / "index.html")

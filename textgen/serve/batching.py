@@ -1,14 +1,15 @@
 """The request collector: requests that arrive together are decoded together.
 
 Each request becomes one or more ``Job``s (a prompt's ids, one seed per choice, a chain, a
-length) in a bounded queue. One collector task takes what has arrived, after waiting a few
-milliseconds for neighbours, groups the jobs that can share one compiled call (same kind, same
-chain, same prompt length), pads each group to a fixed number of rows and decodes it in a
-worker thread, so the event loop keeps serving while XLA runs. Decoding goes in pieces of at
-most ``CHUNK`` steps (the engine carries the cache and sampler states over), and each piece is
-handed to its requests as soon as it is out: streams start after the first piece. Rows never
-interact and every row's noise comes from its own seed, so a request's text does not depend on
-its neighbours. While one batch decodes the next one collects: under load the batches fill up.
+length) in a bounded queue. One collector task takes what has arrived, after waiting for
+neighbours (while requests keep arriving, up to 30 ms), groups the jobs that can share one
+compiled call (same kind, same chain, same prompt length), pads each group to a fixed number of
+rows and decodes it in a worker thread, so the event loop keeps serving while XLA runs.
+Decoding goes in pieces of at most ``CHUNK`` steps (the engine carries the cache and sampler
+states over), and each piece is handed to its requests as soon as it is out: streams start
+after the first piece. Rows never interact and every row's noise comes from its own seed, so a
+request's text does not depend on its neighbours. While one batch decodes the next one
+collects: under load the batches fill up.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from textgen.samplers.base import SamplerChain
 ROW_BUCKETS = (8, 16, 32, 64)  # rows per compiled call: few shapes, so few compiles
 MAX_ROWS = {"decode": 64, "trace": 16}  # tracing keeps [rows, steps, stages, vocab] floats
 CHUNK = 100  # decoding steps per piece: the streaming granularity
+MAX_WAIT = 0.03  # seconds the collector may hold the first request for its neighbours
 LENGTH_BUCKETS = (16, 32, 64, 100, 128, 200, 256, 400, 512, 800, 1024, 1600, 2048)
 Pieces = dict[str, np.ndarray]  # name -> [rows, steps] (or [rows, steps, ...]) arrays
 
@@ -92,7 +94,7 @@ class Batcher:
     ``tracer(chain)`` give the compiled loops, built once per chain.
     """
 
-    def __init__(self, model: Any, queue_size: int = 128, window_ms: float = 5.0) -> None:
+    def __init__(self, model: Any, queue_size: int = 128, window_ms: float = 3.0) -> None:
         self.model = model
         self.queue_size = queue_size
         self.window = window_ms / 1000
@@ -101,6 +103,8 @@ class Batcher:
         self.wakeup = asyncio.Event()
         self.seconds_per_call = 0.05  # running mean, for Retry-After
         self.calls = 0
+        self.rows = 0              # rows decoded (padding included), for /health
+        self.busy_seconds = 0.0    # time spent in compiled calls (compiles included)
         self._task: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -131,7 +135,7 @@ class Batcher:
         loop = asyncio.get_running_loop()
         while True:
             await self.wakeup.wait()
-            await asyncio.sleep(self.window)  # let the requests arriving together arrive
+            await self._gather_neighbours(loop)
             jobs, self.pending = self.pending, []
             self.wakeup.clear()
             for batch in plan([job for job in jobs if not job.cancelled]):
@@ -140,6 +144,18 @@ class Batcher:
                 except Exception as exc:  # noqa: BLE001 - handed to each request's handler
                     for job in batch:
                         job.pieces.put_nowait(exc)
+
+    async def _gather_neighbours(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Wait while requests keep arriving (a window at a time), until a batch is full or
+        ``MAX_WAIT`` has passed: a burst of requests accepted one by one lands in one batch."""
+        deadline = loop.time() + MAX_WAIT
+        seen = -1
+        while loop.time() < deadline:
+            await asyncio.sleep(self.window)
+            rows = sum(len(job.seeds) for job in self.pending)
+            if len(self.pending) == seen or rows >= MAX_ROWS["decode"]:
+                return
+            seen = len(self.pending)
 
     # --- the worker-thread side ----------------------------------------------------------------
     def _run(self, jobs: list[Job]) -> None:
@@ -164,24 +180,32 @@ class Batcher:
                                         chunk):
                 self._hand_out(jobs, vars(piece), done)
                 done += piece.tokens.shape[1]
-        for job in jobs:
-            self._put(job, None)
+        self._put([(job, None) for job in jobs])
         elapsed = time.perf_counter() - start
         self.seconds_per_call = 0.8 * self.seconds_per_call + 0.2 * elapsed
         self.calls += 1
+        self.rows += len(seeds)
+        self.busy_seconds += elapsed
 
     def _hand_out(self, jobs: list[Job], arrays: dict[str, Any], done: int) -> None:
-        row = 0
+        row, items = 0, []
         for job in jobs:
             count, keep = len(job.seeds), job.length - done
             if keep > 0:
-                self._put(job, {k: v[row:row + count, :keep] for k, v in arrays.items()
-                                if isinstance(v, np.ndarray)})
+                items.append((job, {k: v[row:row + count, :keep] for k, v in arrays.items()
+                                    if isinstance(v, np.ndarray)}))
             row += count
+        self._put(items)
 
-    def _put(self, job: Job, item: Any) -> None:
+    def _put(self, items: list[tuple[Job, Any]]) -> None:
+        """Hand items to their jobs on the event loop: one wake-up for the whole batch."""
         assert self._loop is not None
-        self._loop.call_soon_threadsafe(job.pieces.put_nowait, item)
+
+        def deliver() -> None:
+            for job, item in items:
+                job.pieces.put_nowait(item)
+
+        self._loop.call_soon_threadsafe(deliver)
 
 
 def plan(jobs: list[Job]) -> list[list[Job]]:
