@@ -18,6 +18,7 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def _bundled_plugins() -> list[str]:
     import glob
+
     import tomllib
 
     names = []

@@ -11,8 +11,8 @@ from rich.console import Console
 
 from textgen import rundir
 from textgen.metrics import SAMPLE_KEYS
-from textgen.spec.errors import SpecError
 from textgen.spec import loads as load_text
+from textgen.spec.errors import SpecError
 
 ROOT = Path(__file__).resolve().parents[1]
 NEW = ("copy_rate", "longest_copy", "zipf_slope", "self_bleu", "judge_bpc")

@@ -271,8 +271,9 @@ def test_a_checkout_without_package_metadata_still_has_the_builtins(monkeypatch)
 
 
 def test_the_distribution_is_textgen_char_and_the_plugins_depend_on_it():
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     root = Path(__file__).resolve().parents[1]
     assert tomllib.loads((root / "pyproject.toml").read_text())["project"]["name"] == (

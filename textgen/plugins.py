@@ -15,6 +15,7 @@ distributions load; set it empty to load none. The built-ins always load.
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import importlib.metadata as md
 import os
@@ -176,6 +177,11 @@ def _no_hooks(plugin: Any) -> str:
             f"{', '.join(HOOKS)}); check the entry point names the right module")
 
 
+def _given(module: Any) -> Any:
+    """A module handed over as it is (``extra`` plugins in ``load_registry``)."""
+    return module
+
+
 def load_registry(extra: list[tuple[str, Any]] | None = None, *,
                   entry_points: bool = True) -> Registry:
     """The built-ins, the entry-point plugins (unless ``entry_points=False``) and ``extra``
@@ -188,10 +194,10 @@ def load_registry(extra: list[tuple[str, Any]] | None = None, *,
     Loader = Callable[[], Any]
     candidates: list[tuple[str, str, str, Loader, bool]] = [  # (name, dist, version, load, ours)
         (f"builtin_{path.rsplit('.', 1)[-1]}", DIST, __version__,
-         lambda path=path: importlib.import_module(path), True) for path in DEFAULT_PLUGINS]
+         functools.partial(importlib.import_module, path), True) for path in DEFAULT_PLUGINS]
     if entry_points:
         candidates += [(ep.name, *_dist_of(ep), ep.load, False) for ep in _entry_points()]
-    candidates += [(name, "(local)", "-", lambda module=module: module, False)
+    candidates += [(name, "(local)", "-", functools.partial(_given, module), False)
                    for name, module in extra or []]
 
     for name, dist, version, load, ours in candidates:
@@ -230,10 +236,13 @@ def registration_problem(kind: str, name: Any, obj: Any) -> str | None:
                 "starting with a letter, e.g. 'top_a')")
     what = obj.__name__ if isinstance(obj, type) else f"{type(obj).__name__} {obj!r:.60}"
     if kind in ("samplers", "decoders"):
+        base: type
         if kind == "samplers":
-            from textgen.samplers.base import Sampler as base
+            from textgen.samplers.base import Sampler
+            base = Sampler
         else:
-            from textgen.generation.decoders import DecodingStrategy as base
+            from textgen.generation.decoders import DecodingStrategy
+            base = DecodingStrategy
         if not (isinstance(obj, type) and issubclass(obj, base)):
             return (f"expected a {base.__module__}.{base.__name__} subclass (the class itself, "
                     f"not an instance or a function), got {what}")

@@ -128,7 +128,7 @@ class _QuietImport:
             os.dup2(saved, 2)
             os.close(devnull)
             os.close(saved)
-        return importlib.util.spec_from_loader(name, _Loaded(module))
+        return importlib.util.spec_from_loader(name, _Loaded(module))  # type: ignore[arg-type]
 
 
 class _Loaded:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.markup import escape
 from rich.table import Table
 
 from textgen.plugins import DIST, KINDS, Registry
 
 
-def plugins_table(reg: Registry, builtin_metrics: list[str] = ()) -> Table:
+def plugins_table(reg: Registry, builtin_metrics: Sequence[str] = ()) -> Table:
     """One row per registered name; ``builtin_metrics`` (the report's own columns) last."""
     table = Table(title="Registered plugins")
     for column in ("kind", "name", "plugin", "distribution", "version"):

@@ -19,6 +19,7 @@ The contract (docs/plugins.md has it in full):
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from collections.abc import Callable, Sequence
@@ -214,8 +215,13 @@ class SamplerChain:
         outputs, new_states = [], []
         for position, (stage, state) in enumerate(zip(self.stages, states, strict=True)):
             coins = noise(position, stage.noise_draws) if noise and stage.noise_draws else None
-            out, new = _called(stage, "warp", lambda stage=stage, state=state, x=logits,
-                               coins=coins: stage.warp(x, state, noise=coins))
+            result = _called(stage, "warp",
+                             functools.partial(stage.warp, logits, state, noise=coins))
+            if not isinstance(result, tuple | list) or len(result) != 2:
+                raise StageFailure(f"{stage.describe()}: warp returned {type(result).__name__}, "
+                                   "not a (logits, state) pair: return `logits, state` (a "
+                                   "stateless stage overrides transform instead)")
+            out, new = result
             shape_in, shape_out = getattr(logits, "shape", None), getattr(out, "shape", None)
             if (shape_in is not None and shape_out is not None
                     and list(shape_in) != list(shape_out)) or _dtype_name(out) != "float32":
@@ -278,8 +284,7 @@ class SamplerChain:
                outputs: tuple[Any, ...]) -> tuple[State, ...]:
         new_states = []
         for stage, state, out in zip(self.stages, states, outputs, strict=True):
-            new = _called(stage, "update", lambda stage=stage, state=state, out=out:
-                          stage.update(state, token, out))
+            new = _called(stage, "update", functools.partial(stage.update, state, token, out))
             _same_state(stage, "update", state, new)
             new_states.append(new)
         return tuple(new_states)
