@@ -66,6 +66,11 @@ class IteratesOverLogits(GreedySampler):
         return tf.stack([row for row in logits])
 
 
+class ForgetsTheState(GreedySampler):
+    def warp(self, logits, state, *, noise=None):
+        return logits
+
+
 class GrowingState(GreedySampler):
     def initial_state(self, batch_size, vocab_size):
         return (ops.zeros((batch_size, 1)),)
@@ -87,6 +92,7 @@ def test_an_emptied_row_inside_the_loop_stops_decoding_naming_stage_plugin_and_s
     (NaNStage(), "output NaN"),
     (Wider(), "shape"),
     (GrowingState(), "changed the state"),
+    (ForgetsTheState(), r"not a \(logits, state\) pair"),
 ])
 def test_every_chain_is_checked_before_decoding(model, stage, says):
     with pytest.raises(StageFailure, match=says) as info:
