@@ -110,13 +110,25 @@ class Emit:
 
 def choice(index: int, seed: int, result: dict[str, np.ndarray], row: int, emit: Emit) -> Choice:
     """One decoded row as an OpenAI choice, cut at a stop sequence, with logprobs if asked."""
-    tokens = result["tokens"][row]
+    tokens = result["tokens"][row][:accepted(result, row)]
     text, reason = cut_at_stop("".join(emit.vocab[i] for i in tokens), emit.stops)
+    if len(tokens) < result["tokens"].shape[1]:
+        reason = "stop"  # a stage accepted the text (regex's full match): the rest is padding
     lp = None
     if emit.top is not None:
         lp = logprobs(list(text), tokens[:len(text)], emit.probs(result)[row, :len(text)],
                       emit.top, emit.vocab)
     return Choice(index=index, text=text, logprobs=lp, finish_reason=reason, seed=seed)
+
+
+def accepted(arrays: dict[str, np.ndarray], row: int) -> int | None:
+    """How many steps of ``row`` to keep: up to the one where a stage accepted the text
+    (``Decoded.finish``; later ids are padding), or all (None)."""
+    finish = arrays.get("finish")
+    if finish is None:
+        return None
+    at = np.flatnonzero(finish[row])
+    return int(at[0]) + 1 if at.size else None
 
 
 class StopCut:
@@ -128,14 +140,15 @@ class StopCut:
         self.hold = max((len(s) - 1 for s in self.stops), default=0)
         self.text, self.sent, self.stopped = "", 0, False
 
-    def feed(self, piece: str) -> tuple[int, int]:
-        """Add decoded text; the span ``[start, end)`` of ``self.text`` that may now go out."""
+    def feed(self, piece: str, last: bool = False) -> tuple[int, int]:
+        """Add decoded text; the span ``[start, end)`` of ``self.text`` that may now go out.
+        ``last``: nothing follows (a stage accepted the text), so nothing is held back."""
         if self.stopped:
             return self.sent, self.sent
         self.text += piece
         cut, reason = cut_at_stop(self.text, self.stops)
         start = self.sent
-        if reason == "stop":
+        if reason == "stop" or last:
             self.stopped, self.sent = True, len(cut)
         else:
             self.sent = max(len(self.text) - self.hold, self.sent)
@@ -161,9 +174,10 @@ async def events(head: dict[str, Any], jobs: list[list[Any]], n: int,
                         arrays.setdefault(k, []).append(v)
                     whole = {k: np.concatenate(v, axis=1) for k, v in arrays.items()}
                     for r, cut in enumerate(cuts):
-                        text = "".join(emit.vocab[i] for i in piece["tokens"][r])
+                        keep = accepted(piece, r)
+                        text = "".join(emit.vocab[i] for i in piece["tokens"][r][:keep])
                         for chunk in _chunks(head, first + r, job.seeds[r], whole, r, cut,
-                                             cut.feed(text), emit):
+                                             cut.feed(text, keep is not None), emit):
                             yield chunk
                 for r, cut in enumerate(cuts):
                     for chunk in _chunks(head, first + r, job.seeds[r], whole, r, cut,
