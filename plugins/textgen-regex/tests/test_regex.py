@@ -44,6 +44,8 @@ def test_dfa_matches_fullmatch_on_every_prefix(pattern):
             assert dfa.accepting[state] == bool(re.fullmatch(pattern, prefix)), prefix
             for i, c in enumerate(VOCAB):  # the mask: allowed iff the prefix stays live
                 assert (dfa.table[state, i] != dfa.dead) == live(pattern, prefix + c)
+            shortest = min(len(w) for w in strings(HORIZON) if re.fullmatch(pattern, prefix + w))
+            assert dfa.distance[state] == shortest, prefix
 
 
 @settings(max_examples=60, deadline=None)
@@ -154,7 +156,7 @@ def test_registered_and_built_from_a_spec_item():
     reg = load_registry()
     assert reg.sampler("regex") is RegexSampler
     stage = build_stage({"regex": {"pattern": "a+", "stop": "accept"}})
-    assert stage.get_config() == {"pattern": "a+", "stop": "accept"}
+    assert stage.get_config() == {"pattern": "a+", "stop": "accept", "max_chars": None}
 
 
 @pytest.mark.parametrize("pattern,stop,why", [("(Q)?", "end", "only the empty string"),
@@ -201,3 +203,23 @@ def test_generate_refuses_a_pattern_the_vocabulary_cannot_match(model):
 
     with pytest.raises(PatternError, match="'Z'"):
         generate(model, CharVocab(VOCAB), [build_chain({"regex": "Z+"})], [Row("a", 0, 0)], 5)
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.sampled_from([(r"(ab|ba)+\.", 3), (r"[abc.]+x", 2), (r"a(b|c)*\.x?", 2)]),
+       st.integers(0, 6), st.integers(0, 2**16))
+def test_max_chars_makes_every_sample_a_full_match(case, extra, seed):
+    pattern, shortest = case
+    length = shortest + extra  # from the shortest match up
+    stage = RegexSampler(pattern=pattern, max_chars=length)
+    stage.bind(VOCAB)
+    logits = np.random.default_rng(seed).normal(0, 3, (length, 16, len(VOCAB)))
+    ids, ends = decode_constrained(stage, logits.astype(np.float32), np.arange(16) + seed,
+                                   length)
+    for row, end in zip(ids, ends, strict=True):
+        assert end <= length and re.fullmatch(pattern, "".join(VOCAB[i] for i in row[:end]))
+
+
+def test_max_chars_below_the_shortest_match_is_refused():
+    with pytest.raises(PatternError, match="max_chars: .* has 3 characters, more than 2"):
+        RegexSampler(pattern=r"(ab|ba)+\.", max_chars=2).bind(VOCAB)

@@ -47,13 +47,14 @@ class TokenDFA:
 
     ``table[s, i]`` is the state after character ``i`` in state ``s`` (``dead`` if that
     character leaves the language); ``accepting[s]`` whether the text so far is a full match;
-    ``closed[s]`` whether no vocabulary character can follow (an accepting dead end).
-    State 0 is the start.
+    ``closed[s]`` whether no vocabulary character can follow (an accepting dead end);
+    ``distance[s]`` the fewest characters from ``s`` to a full match. State 0 is the start.
     """
 
     table: np.ndarray      # [states + 1, vocab] int32; the last row is the dead state
     accepting: np.ndarray  # [states + 1] bool
     closed: np.ndarray     # [states + 1] bool
+    distance: np.ndarray   # [states + 1] int32; the dead state's is UNREACHABLE
 
     @property
     def dead(self) -> int:
@@ -65,6 +66,19 @@ class TokenDFA:
         for i in ids:
             state = int(self.table[state, i])
         return state
+
+
+UNREACHABLE = 2**30
+
+
+def distances(table: np.ndarray, accepting: np.ndarray) -> np.ndarray:
+    """Fewest characters from each state to an accepting one (``UNREACHABLE`` if none)."""
+    dist = np.where(accepting, 0, UNREACHABLE).astype(np.int64)
+    while True:
+        step = np.minimum(dist, dist[table].min(axis=1, initial=UNREACHABLE) + 1)
+        if (step == dist).all():
+            return np.minimum(dist, UNREACHABLE).astype(np.int32)
+        dist = step
 
 
 def _pattern_chars(fsm: interegular.FSM) -> list[str]:
@@ -114,4 +128,4 @@ def token_dfa(pattern: str, chars: Sequence[str]) -> TokenDFA:
     accept = np.append(accepting[keep], False)
     closed = (out == dead).all(axis=1)
     closed[dead] = False
-    return TokenDFA(out, accept, closed & accept)
+    return TokenDFA(out, accept, closed & accept, distances(out, accept))

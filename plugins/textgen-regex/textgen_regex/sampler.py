@@ -26,6 +26,10 @@ class RegexParams(BaseModel):
     stop: Literal["end", "accept"] = Field(
         "end", description="end a row when the pattern cannot go on (end) or at its first full "
                            "match (accept)")
+    max_chars: int | None = Field(
+        None, ge=1, description="complete the match within this many characters (only the "
+                                "characters that can still finish in time are allowed); set it "
+                                "to generation.length and every sample is a full match")
 
     @field_validator("pattern")
     @classmethod
@@ -59,9 +63,19 @@ class RegexSampler(Sampler):
             raise PatternError(f"the pattern {pattern!r} matches the empty string, so with "
                                "stop: accept every sample would end before its first "
                                "character; make it need one (+ instead of *)")
+        most = self.params.max_chars
+        if most is not None and dfa.distance[0] > most:
+            raise PatternError(f"max_chars: the shortest match of {pattern!r} over the model's "
+                               f"characters has {dfa.distance[0]} characters, more than {most}")
         self.dfa = dfa
 
-    def _tables(self, vocab_size: int) -> tuple[tf.Tensor, tf.Tensor]:
+    def label(self) -> str:
+        """``regex('[a-z]+\\.', end)``, with ``max_chars`` when set."""
+        p = self.params
+        extra = f", max_chars={p.max_chars}" if p.max_chars is not None else ""
+        return f"{self.stage_name}({p.pattern!r}, {p.stop}{extra})"
+
+    def _tables(self, vocab_size: int) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
         if self.dfa is None:
             raise RuntimeError("the regex stage needs the model's characters: call "
                                "stage.bind(vocab) before decoding (textgen's generate does)")
@@ -70,27 +84,38 @@ class RegexSampler(Sampler):
                              f"characters but the model has {vocab_size}")
         # New constants at every trace: a tensor kept from one trace (or thread) would belong
         # to another graph.
-        ends = self.dfa.accepting if self.params.stop == "accept" else self.dfa.closed
-        return tf.constant(self.dfa.table), tf.constant(ends)
+        dfa = self.dfa
+        ends = dfa.accepting if self.params.stop == "accept" else dfa.closed
+        return (tf.constant(dfa.table), tf.constant(ends), tf.constant(dfa.accepting),
+                tf.constant(dfa.distance))
 
     def initial_state(self, batch_size: Any, vocab_size: int) -> State:
-        """``(dfa_state,)``: one int32 per row, at the start state 0."""
+        """``(dfa_state, steps)``: int32 per row, at the start state 0 after 0 characters."""
         self._tables(vocab_size)
-        return (tf.zeros([batch_size], tf.int32),)
+        return (tf.zeros([batch_size], tf.int32), tf.zeros([batch_size], tf.int32))
 
     def warp(self, logits: Any, state: State, *, noise: Any = None) -> tuple[Any, State]:
-        table, _ = self._tables(int(logits.shape[-1]))
-        (current,) = state
-        allowed = tf.gather(table, current) != self.dfa.dead  # type: ignore[union-attr]
+        table, _, _, distance = self._tables(int(logits.shape[-1]))
+        current, steps = state
+        after = tf.gather(table, current)  # [batch, vocab]: the state after each character
+        allowed = after != self.dfa.dead  # type: ignore[union-attr]
+        if self.params.max_chars is not None:  # a match must still fit in what is left
+            left = self.params.max_chars - steps - 1
+            allowed &= tf.gather(distance, after) <= left[:, None]
         return tf.where(allowed, logits, tf.constant(NEG_INF, logits.dtype)), state
 
     def update(self, state: State, token: Any, warped: Any) -> State:
-        table, _ = self._tables(int(warped.shape[-1]))
-        (current,) = state
+        table, _, _, _ = self._tables(int(warped.shape[-1]))
+        current, steps = state
         rows = tf.gather(table, current)
-        return (tf.gather(rows, tf.cast(token, tf.int32), batch_dims=1),)
+        return tf.gather(rows, tf.cast(token, tf.int32), batch_dims=1), steps + 1
 
     def finished(self, state: State) -> Any:
-        """``[batch]`` bool: rows whose text is a full match that should end here."""
-        _, ends = self._tables(self.dfa.table.shape[1])  # type: ignore[union-attr]
-        return tf.gather(ends, state[0])
+        """``[batch]`` bool: rows whose text is a full match that should end here (or a match
+        that has used up ``max_chars``)."""
+        _, ends, accepting, _ = self._tables(self.dfa.table.shape[1])  # type: ignore[union-attr]
+        current, steps = state
+        done = tf.gather(ends, current)
+        if self.params.max_chars is not None:
+            done |= (steps >= self.params.max_chars) & tf.gather(accepting, current)
+        return done
