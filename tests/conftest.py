@@ -62,3 +62,13 @@ def tiny_run(tmp_path_factory):
                                       "--set", "training.epochs=1"])
     assert result.exit_code == 0, result.output
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_server(tiny_run):
+    """`textgen serve` on the tiny run, started once for the test_serve_* files, so that they
+    share its compiled programs."""
+    from textgen.serve.loadgen import serving
+
+    with serving(tiny_run) as server:
+        yield server

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import openai
 import pytest
 from click.testing import CliRunner
-from serve_support import post, request, serving
+from serve_support import post, request
 
 import textgen
 from textgen.cli import cli
@@ -21,9 +21,8 @@ PROMPT = "the "
 
 
 @pytest.fixture(scope="module")
-def server(tiny_run):
-    with serving(tiny_run) as running:
-        yield running
+def server(tiny_server):
+    return tiny_server
 
 
 @pytest.fixture(scope="module")

@@ -41,9 +41,8 @@ BAD = [  # (body, status, field the error names, words the message must hold)
 
 
 @pytest.fixture(scope="module")
-def server(tiny_run):
-    with serving(tiny_run) as running:
-        yield running
+def server(tiny_server):
+    return tiny_server
 
 
 @pytest.mark.parametrize("body,status,param,words", BAD,

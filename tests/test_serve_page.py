@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from serve_support import serving
 
 from textgen.corpus.vocab import CharVocab
 
@@ -45,43 +44,43 @@ def browser(tmp_path_factory):
     driver.quit()
 
 
-def test_generate_click_and_see_each_stage(tiny_run, browser, tmp_path):
-    with serving(tiny_run) as server:
-        browser.get(server.url + "/")
-        wait = WebDriverWait(browser, 240)
-        wait.until(lambda d: d.find_element(By.ID, "status").text == "Ready.")
-        assert browser.find_element(By.ID, "model-id").text == "run"
-        offered = [o.get_attribute("value") for o in
-                   browser.find_elements(By.CSS_SELECTOR, "#panel-a .add-stage option")]
-        assert {"greedy", "temperature", "top_k", "top_p"} <= set(offered)  # plugins offered
-        length = browser.find_element(By.ID, "length")
-        length.clear()
-        length.send_keys("120")
-        browser.find_element(By.ID, "generate").click()
-        for panel in ("a", "b"):
-            wait.until(lambda d, p=panel: len(d.find_elements(
-                By.CSS_SELECTOR, f"#panel-{p} .ch")) == 120)
-        wait.until(lambda d: "part" in d.find_element(By.ID, "status").text
-                   or "same text" in d.find_element(By.ID, "status").text)
-        chars = browser.find_elements(By.CSS_SELECTOR, "#panel-b .ch")
-        assert all(c.get_attribute("style").startswith("background") for c in chars[:5])
-        chars[7].click()
-        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#bars .stage-bars")) == 3)
-        titles = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "#bars h3")]
-        assert titles == ["model (temperature 1)", "top_k(3)", "temperature(0.8)"]
-        vocab = len(browser.find_elements(By.CSS_SELECTOR, "#bars .stage-bars:first-child .bar"))
-        assert vocab == len(CharVocab.load(tiny_run / "vocab.json"))  # the whole vocabulary
-        drawn = browser.find_elements(By.CSS_SELECTOR, "#bars .bar.drawn")
-        assert len(drawn) == 3  # the drawn character marked on every row
-        stats = browser.find_element(By.ID, "detail-stats").text
-        assert "model entropy" in stats and "sampling entropy" in stats
-        browser.find_element(By.CSS_SELECTOR, "#panel-b .yaml").click()
-        yaml = browser.find_element(By.CSS_SELECTOR, "#panel-b .yaml-out").text
-        assert yaml == "samplers:\n  - top_k: 3\n  - temperature: 0.8"
-        browser.save_screenshot(str(tmp_path / "serve.png"))
-        if SCREENSHOT:
-            Path(SCREENSHOT).parent.mkdir(parents=True, exist_ok=True)
-            browser.save_screenshot(SCREENSHOT)
-        assert (tmp_path / "serve.png").stat().st_size > 10_000
-        errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
-        assert errors == []
+def test_generate_click_and_see_each_stage(tiny_run, tiny_server, browser, tmp_path):
+    server = tiny_server
+    browser.get(server.url + "/")
+    wait = WebDriverWait(browser, 240)
+    wait.until(lambda d: d.find_element(By.ID, "status").text == "Ready.")
+    assert browser.find_element(By.ID, "model-id").text == "run"
+    offered = [o.get_attribute("value") for o in
+               browser.find_elements(By.CSS_SELECTOR, "#panel-a .add-stage option")]
+    assert {"greedy", "temperature", "top_k", "top_p"} <= set(offered)  # plugins offered
+    length = browser.find_element(By.ID, "length")
+    length.clear()
+    length.send_keys("120")
+    browser.find_element(By.ID, "generate").click()
+    for panel in ("a", "b"):
+        wait.until(lambda d, p=panel: len(d.find_elements(
+            By.CSS_SELECTOR, f"#panel-{p} .ch")) == 120)
+    wait.until(lambda d: "part" in d.find_element(By.ID, "status").text
+               or "same text" in d.find_element(By.ID, "status").text)
+    chars = browser.find_elements(By.CSS_SELECTOR, "#panel-b .ch")
+    assert all(c.get_attribute("style").startswith("background") for c in chars[:5])
+    chars[7].click()
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#bars .stage-bars")) == 3)
+    titles = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "#bars h3")]
+    assert titles == ["model (temperature 1)", "top_k(3)", "temperature(0.8)"]
+    vocab = len(browser.find_elements(By.CSS_SELECTOR, "#bars .stage-bars:first-child .bar"))
+    assert vocab == len(CharVocab.load(tiny_run / "vocab.json"))  # the whole vocabulary
+    drawn = browser.find_elements(By.CSS_SELECTOR, "#bars .bar.drawn")
+    assert len(drawn) == 3  # the drawn character marked on every row
+    stats = browser.find_element(By.ID, "detail-stats").text
+    assert "model entropy" in stats and "sampling entropy" in stats
+    browser.find_element(By.CSS_SELECTOR, "#panel-b .yaml").click()
+    yaml = browser.find_element(By.CSS_SELECTOR, "#panel-b .yaml-out").text
+    assert yaml == "samplers:\n  - top_k: 3\n  - temperature: 0.8"
+    browser.save_screenshot(str(tmp_path / "serve.png"))
+    if SCREENSHOT:
+        Path(SCREENSHOT).parent.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(SCREENSHOT)
+    assert (tmp_path / "serve.png").stat().st_size > 10_000
+    errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+    assert errors == []
