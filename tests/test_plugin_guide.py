@@ -71,6 +71,11 @@ def test_the_guide_depends_on_the_distribution_name():
     assert "textgen-char" in GUIDE and 'dependencies = ["textgen-char"]' in GUIDE
 
 
+def test_the_guides_float_parameters_refuse_inf_and_nan():
+    module = blocks("python")[0]
+    assert module.count("float = Field(") == module.count("allow_inf_nan=False") == 2
+
+
 def test_the_guides_own_tests_pass(guide_plugin):
     tests = types.ModuleType("test_topa")
     exec(compile(blocks("python")[1], "docs/plugins.md", "exec"), tests.__dict__)
