@@ -4,6 +4,8 @@ shape with a message that says what to change. Also the API key and the bounded 
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -103,3 +105,12 @@ def test_api_key_and_the_bounded_queue(tiny_run):
         assert int(full.headers["retry-after"]) >= 1
         assert full.json()["error"]["code"] == "queue_full"
         assert post(server, "/v1/completions", body, headers=key).status == 200
+
+
+def test_a_taken_port_is_a_clear_error_not_a_traceback(tiny_run, server):
+    out = subprocess.run([sys.executable, "-c", "from textgen.cli import main; main()", "serve",
+                          str(tiny_run), "--port", str(server.port)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2, out.stderr
+    assert f"cannot listen on 127.0.0.1:{server.port}" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -32,8 +32,10 @@ def serve(run_dir: Path, host: str, port: int, api_key: str | None, max_tokens_c
     import uvicorn
 
     from textgen.api import load
+    from textgen.errors import UsageError
     from textgen.serve.app import ServeConfig, create_app
 
+    check_port(host, port)  # before the model loads: a taken port fails at once
     model = load(run_dir)
     config = ServeConfig(api_key=api_key, max_tokens_cap=max_tokens_cap, queue_size=queue_size,
                          max_body_bytes=max_body_bytes)
@@ -48,6 +50,12 @@ def serve(run_dir: Path, host: str, port: int, api_key: str | None, max_tokens_c
         task = asyncio.create_task(server.serve())
         while not server.started and not task.done():
             await asyncio.sleep(0.05)
+        if not server.started:
+            try:
+                await task
+            except SystemExit:  # uvicorn exits on a failed start after logging why
+                pass
+            raise UsageError(f"textgen serve could not start on {host}:{port} (see above)")
         if server.started:
             sockets = [s for srv in server.servers for s in srv.sockets]
             bound = sockets[0].getsockname()[1] if sockets else port
@@ -59,6 +67,27 @@ def serve(run_dir: Path, host: str, port: int, api_key: str | None, max_tokens_c
         await task
 
     asyncio.run(main())
+
+
+def check_port(host: str, port: int) -> None:
+    """A ``UsageError`` naming the address when this process cannot listen there."""
+    import socket
+
+    from textgen.errors import UsageError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as err:
+        raise UsageError(f"--host {host!r} is not an address this machine knows "
+                         f"({err.strerror}); use 127.0.0.1, or an interface's address") from None
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind(address)
+        except OSError as err:
+            raise UsageError(f"cannot listen on {host}:{port}: {err.strerror}. Pick another "
+                             "--port (0 picks a free one), or stop what is using it.") from None
 
 
 def exposure_warning(host: str, api_key: str | None) -> str | None:
