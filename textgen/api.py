@@ -217,12 +217,14 @@ class TrainedModel:
         """The compiled recording loop for ``chain`` (see ``distributions``): built once,
         reused; batched callers (the server) call it with many rows at once."""
         from textgen.generation.inspection import StageTracer
+        from textgen.generation.sampling import bind_vocabulary
 
         if not chain.stages:
             raise UsageError(f"{chain.label()} is a decoding strategy, not a chain of stages: "
                              "it has no per-stage distributions to show")
         key = _key(chain)
         if key not in self._tracers:
+            bind_vocabulary([chain], self.vocab)  # stages that name characters need it
             self._tracers[key] = StageTracer(self.model, chain)
         return self._tracers[key]
 
