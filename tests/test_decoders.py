@@ -152,3 +152,11 @@ def test_generate_command_refuses_bad_decoding_options(tiny_run, args, why):
     out = cli(tiny_run, "--prompt", "the ", "--length", 5, *args)
     assert out.exit_code == 2, out.output
     assert why in out.output
+
+
+def test_a_beam_longer_than_the_cap_is_refused(model):
+    from textgen.errors import LimitError
+    from textgen.generation.decoders import MAX_LENGTH
+
+    with pytest.raises(LimitError, match="at most 4,096"):
+        run(model, [{"beam": 2}], [Row("ab", 0, 0)], length=MAX_LENGTH + 1)

@@ -24,6 +24,9 @@ if TYPE_CHECKING:  # TensorFlow loads when a strategy first decodes, not when pl
     from textgen.generation.stops import StopAutomaton
 
 
+MAX_LENGTH = 4096  # characters per beam: each step copies the hypotheses' histories
+
+
 class DecodingStrategy(SamplerChain):
     """Base class: subclasses set ``Params`` and implement :meth:`decode`.
 
@@ -122,8 +125,13 @@ def strategy_samples(model: keras.Model, vocab: Any, chains: list[SamplerChain],
     the group's first seed drives it, and its ``i``-th row gets the ``i``-th result. Groups of
     equal prompt length decode together.
     """
+    from textgen.errors import LimitError
     from textgen.records import Sample
 
+    if length > MAX_LENGTH:
+        raise LimitError(f"length {length:,} is more than a beam decodes: at most "
+                         f"{MAX_LENGTH:,} characters (each hypothesis carries its history "
+                         "through the loop). Sample longer texts with the stages instead.")
     by_prompt: dict[tuple[int, str], list[Any]] = {}
     for row in rows:
         by_prompt.setdefault((row.setting, row.prompt), []).append(row)
