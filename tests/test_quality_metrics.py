@@ -156,6 +156,12 @@ def test_judge_scores_each_text_as_alone(pieces):
             assert math.isnan(value)
 
 
+def test_judge_skips_unknown_prompt_chars_and_leaves_unknown_texts_unscored():
+    judge = KneserNey.fit("abc cab ba " * 20, 3)
+    assert judge_bpc(judge, ["abc"], ["§ab§"]) == [judge.bpc("abc", "ab")]
+    assert math.isnan(judge_bpc(judge, ["ab§"], ["ab"])[0])
+
+
 def test_judge_finds_real_text_easier_than_noise():
     index = TrainingIndex.build(TRAIN, copy_window=8, judge_order=4)
     real = Sample(text=TRAIN[10:90], prompt=TRAIN[:10])

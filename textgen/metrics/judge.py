@@ -28,14 +28,18 @@ def judge_bpc(judge: KneserNey, texts: Sequence[str], contexts: Sequence[str]) -
 
     Texts whose context fills the judge's window are scored in one vectorised call over the
     concatenation (the window never reaches into the text before); the others one by one.
-    Characters the judge never saw are an error (samples only use the training alphabet).
+    Context characters outside the judge's alphabet are dropped (a user's prompt with
+    ``unknown_chars: skip``); a text holding one scores NaN (samples never do).
     """
+    known = set(judge.chars)
     out = [math.nan] * len(texts)
     joined, spans = [], []
     at = 0
     for k, (text, context) in enumerate(zip(texts, contexts, strict=True)):
-        if not text:
+        if not text or not known.issuperset(text):
             continue
+        if not known.issuperset(context):
+            context = "".join(c for c in context if c in known)
         if len(context) >= judge.order - 1:
             joined.append(context + text)
             spans.append((k, at + len(context), at + len(context) + len(text)))
