@@ -92,7 +92,8 @@ def build_decoder(item: Any, registry: Any = None) -> SamplerChain | None:
     """``{"beam": {"width": 4}}`` -> a decoding strategy (a setting of its own); None when the
     item does not name a registered decoder."""
     registry = registry or _current()
-    name = item if isinstance(item, str) else next(iter(item)) if isinstance(item, dict) else None
+    one_key = isinstance(item, dict) and len(item) == 1  # others are build_stage's to refuse
+    name = item if isinstance(item, str) else next(iter(item)) if one_key else None
     if not isinstance(name, str) or name not in registry.decoders:
         return None
     cls = registry.get("decoders", name)
