@@ -26,7 +26,7 @@ def test_a_long_decode_comes_in_pieces_with_the_text_of_one_call(tiny_run):
     async def decode() -> list[dict]:
         batcher = Batcher(model)
         batcher.start()
-        long = Job("decode", chain, "t0.7", ids, [3, 4], 250)
+        long = Job("decode", chain, "t0.7", ids, [3, 4], 250, streamed=True)
         batcher.submit([long])
         pieces = [piece async for piece in long.stream()]
         await batcher.stop()

@@ -144,10 +144,11 @@ def create_app(model: Any, config: ServeConfig | None = None) -> Starlette:
         return prepared[prompt]
 
     def submit(kind: Literal["decode", "trace"], chain: Any, key: str,
-               rows: list[tuple[np.ndarray, list[int]]], length: int) -> list[list[Job]]:
+               rows: list[tuple[np.ndarray, list[int]]], length: int,
+               streamed: bool = False) -> list[list[Job]]:
         """Queue every prompt's rows, in jobs of at most a batch; all of them or none."""
         step = MAX_ROWS[kind]
-        jobs = [[Job(kind, chain, key, ids, seeds[i:i + step], length)
+        jobs = [[Job(kind, chain, key, ids, seeds[i:i + step], length, streamed)
                  for i in range(0, len(seeds), step)] for ids, seeds in rows]
         try:
             state["batcher"].submit([job for block in jobs for job in block])
@@ -187,7 +188,7 @@ def create_app(model: Any, config: ServeConfig | None = None) -> Starlette:
         rows = [(ids, [seed + j * body.n + i for i in range(body.n)])
                 for j, ids in enumerate(encoded)]
         kind: Literal["decode", "trace"] = "decode" if body.logprobs is None else "trace"
-        jobs = submit(kind, chain, key, rows, body.max_tokens)
+        jobs = submit(kind, chain, key, rows, body.max_tokens, body.stream)
         head = {"id": f"cmpl-{uuid.uuid4().hex[:24]}", "object": "text_completion",
                 "created": int(time.time()), "model": model_id}
         spec = Emit(vocab, body.stops(), body.logprobs, body.logprobs_source)

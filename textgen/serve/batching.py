@@ -5,11 +5,12 @@ length) in a bounded queue. One collector task takes what has arrived, after wai
 neighbours (while requests keep arriving, up to 30 ms), groups the jobs that can share one
 compiled call (same kind, same chain, same prompt length), pads each group to a fixed number of
 rows and decodes it in a worker thread, so the event loop keeps serving while XLA runs.
-Decoding goes in pieces of at most ``CHUNK`` steps (the engine carries the cache and sampler
-states over), and each piece is handed to its requests as soon as it is out: streams start
-after the first piece. Rows never interact and every row's noise comes from its own seed, so a
-request's text does not depend on its neighbours. While one batch decodes the next one
-collects: under load the batches fill up.
+When a request in the batch streams, decoding goes in pieces of at most ``CHUNK`` steps (the
+engine carries the cache and sampler states over), each handed to its requests as soon as it
+is out, so streams start after the first piece; otherwise the batch decodes in one call.
+Rows never interact and every row's noise comes from its own seed, so a request's text does
+not depend on its neighbours. While one batch decodes the next one collects: under load the
+batches fill up.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class Job:
     ids: np.ndarray          # [prompt_len] int32
     seeds: list[int]
     length: int
+    streamed: bool = False   # wants its text piece by piece (else in one call: faster)
     pieces: asyncio.Queue = field(default_factory=asyncio.Queue, repr=False)
     cancelled: bool = False
 
@@ -172,6 +174,10 @@ class Batcher:
         if first.kind == "trace":
             traced = self.model.tracer(first.chain)(ids, seeds, length_bucket(longest))
             self._hand_out(jobs, vars(traced), 0)
+        elif not any(job.streamed for job in jobs):  # one call: no per-piece round trips
+            decoder = self.model.decoder(first.chain)
+            whole = decoder(ids, np.zeros(len(seeds), np.int32), seeds, length_bucket(longest))
+            self._hand_out(jobs, vars(whole), 0)
         else:
             decoder = self.model.decoder(first.chain)
             chunk = min(CHUNK, length_bucket(longest))

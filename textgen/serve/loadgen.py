@@ -85,38 +85,66 @@ class Result:
         return json.loads(self.body)
 
 
+class Connection:
+    """One keep-alive HTTP/1.1 connection, as API clients hold them: requests one at a time."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def post(self, path: str, body: dict[str, Any],
+                   headers: dict[str, str] | None = None) -> Result:
+        start = time.perf_counter()
+        if self.streams is None:
+            self.streams = await asyncio.open_connection(self.host, self.port)
+        reader, writer = self.streams
+        data = json.dumps(body).encode()
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        writer.write(f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: "
+                     f"application/json\r\nContent-Length: {len(data)}\r\n{extra}\r\n".encode()
+                     + data)
+        await writer.drain()
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        fields = {k.lower(): v for k, v in (line.split(": ", 1) for line in head[1:] if ": "
+                                            in line)}
+        payload = await reader.readexactly(int(fields.get("content-length", 0)))
+        if fields.get("connection", "").lower() == "close":
+            await self.close()
+        return Result(int(head[0].split()[1]), fields, payload, time.perf_counter() - start)
+
+    async def close(self) -> None:
+        if self.streams is not None:
+            self.streams[1].close()
+            self.streams = None
+
+
 async def post(host: str, port: int, path: str, body: dict[str, Any],
                headers: dict[str, str] | None = None) -> Result:
-    """One HTTP/1.1 POST of a JSON body on its own connection."""
-    start = time.perf_counter()
-    reader, writer = await asyncio.open_connection(host, port)
-    data = json.dumps(body).encode()
-    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
-    writer.write(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-                 f"Content-Length: {len(data)}\r\nConnection: close\r\n{extra}\r\n".encode()
-                 + data)
-    await writer.drain()
-    raw = await reader.read()
-    writer.close()
-    head, _, payload = raw.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    fields = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
-    return Result(int(lines[0].split()[1]), {k.lower(): v for k, v in fields.items()}, payload,
-                  time.perf_counter() - start)
+    """One HTTP/1.1 POST of a JSON body on a connection of its own."""
+    connection = Connection(host, port)
+    try:
+        return await connection.post(path, body, headers)
+    finally:
+        await connection.close()
 
 
 async def closed_loop(host: str, port: int, bodies: Sequence[dict[str, Any]], concurrency: int,
                       path: str = "/v1/completions") -> tuple[list[Result], float]:
-    """Send every body, ``concurrency`` at a time; the results in order and the wall seconds."""
+    """Send every body, ``concurrency`` clients at a time, each on its own keep-alive
+    connection; the results in order and the wall seconds."""
     results: list[Result | None] = [None] * len(bodies)
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(len(bodies)):
         queue.put_nowait(i)
 
     async def client() -> None:
-        while not queue.empty():
-            i = queue.get_nowait()
-            results[i] = await post(host, port, path, bodies[i])
+        connection = Connection(host, port)
+        try:
+            while not queue.empty():
+                i = queue.get_nowait()
+                results[i] = await connection.post(path, bodies[i])
+        finally:
+            await connection.close()
 
     start = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(concurrency)))
