@@ -163,5 +163,5 @@ def strategy_samples(model: keras.Model, vocab: Any, chains: list[SamplerChain],
                         sampler_config=config, model_entropy=entropy, sampling_entropy=drawn,
                         token_logprob=out.token_logprob[i, j, :kept].tolist(),
                         end="stop" if out.stopped[i, j] else "length",
-                        score=float(out.score[i, j]))
+                        score=float(out.score[i, j]) if np.isfinite(out.score[i, j]) else None)
     return [made[id(row)] for row in rows]
