@@ -58,15 +58,15 @@ def test_train_on_a_generated_text(tmp_path):
     (folder / "one.txt").write_text(made_up_text(1, 3000), encoding="utf-8")
     (folder / "two.txt").write_text(made_up_text(2, 3000), encoding="utf-8")
     out = tmp_path / "run"
-    result = CliRunner().invoke(cli, ["train", str(folder), "--minutes", "0.1",
+    result = CliRunner().invoke(cli, ["train", str(folder), "--minutes", "0.25",
                                       "--output-dir", str(out)], terminal_width=200)
     assert result.exit_code == 0, result.output
     assert f"Spec:{out / 'spec.yaml'}" in "".join(result.output.split())  # rich wraps lines
     spec = yaml.safe_load((out / "spec.yaml").read_text())
     assert spec["corpus"]["path"] == [str(folder.resolve())]
-    assert spec["backbone"]["units"] == 64 and spec["training"]["max_seconds"] == 6.0
+    assert spec["backbone"]["units"] == 64 and spec["training"]["max_seconds"] == 15.0
     metrics = json.loads((out / "metrics.json").read_text())
-    # better than guessing uniformly, even if a loaded machine fits only one epoch in 6 s
+    # better than guessing uniformly (an epoch is ~5 updates here; a loaded machine fits few)
     assert metrics["epochs"] >= 1 and metrics["val_bpc"] < math.log2(metrics["vocab_size"])
     samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 3 and all(len(s["text"]) == 400 for s in samples)
