@@ -100,6 +100,18 @@ def test_logprobs_list_the_top_alternatives_from_the_model(client, model):
     assert lp.token_logprobs == pytest.approx(scored, abs=1e-4)
 
 
+def test_a_stream_with_the_drawn_characters_logprobs_as_the_page_asks(client, model):
+    sample = model.generate(PROMPT, sampler=CHAIN, length=250, seed=11)[0]
+    chunks = list(complete(client, prompt=PROMPT, max_tokens=250, seed=11, stream=True,
+                           logprobs=0, extra_body={"samplers": CHAIN}))
+    chars = [c.choices[0] for c in chunks if c.choices[0].text]
+    assert "".join(c.text for c in chars) == sample.text
+    assert [c.logprobs.text_offset[0] for c in chars] == list(range(250))
+    assert all(c.logprobs.top_logprobs is None for c in chars)
+    got = [c.logprobs.token_logprobs[0] for c in chars]
+    assert got == pytest.approx(sample.token_logprob, abs=1e-5)
+
+
 def test_sampler_logprobs_describe_the_distribution_drawn_from(client):
     got = complete(client, prompt=PROMPT, max_tokens=60, seed=11, logprobs=2,
                    extra_body={"samplers": ["greedy"], "logprobs_source": "sampler"})

@@ -187,7 +187,10 @@ def create_app(model: Any, config: ServeConfig | None = None) -> Starlette:
         seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
         rows = [(ids, [seed + j * body.n + i for i in range(body.n)])
                 for j, ids in enumerate(encoded)]
-        kind: Literal["decode", "trace"] = "decode" if body.logprobs is None else "trace"
+        # Recording every distribution is only needed for alternatives or the sampler's view:
+        # the drawn character's log-probability under the model comes with plain decoding.
+        traced = bool(body.logprobs) or (body.logprobs == 0 and body.logprobs_source != "model")
+        kind: Literal["decode", "trace"] = "trace" if traced else "decode"
         jobs = submit(kind, chain, key, rows, body.max_tokens, body.stream)
         head = {"id": f"cmpl-{uuid.uuid4().hex[:24]}", "object": "text_completion",
                 "created": int(time.time()), "model": model_id}

@@ -81,17 +81,28 @@ def _log(p: float) -> float:
     return math.log(p) if p > 0 else -9999.0  # JSON has no -inf; OpenAI's floor
 
 
-def logprobs(chars: list[str], tokens: np.ndarray, probs: np.ndarray, top: int,
-             vocab: tuple[str, ...]) -> Logprobs:
-    """OpenAI's completion logprobs for one choice: ``probs`` is ``[steps, vocab]``."""
-    chosen = probs[np.arange(len(tokens)), tokens]
+def logprobs(chars: list[str], arrays: dict[str, np.ndarray], row: int, start: int,
+             emit: Emit) -> Logprobs:
+    """OpenAI's completion logprobs for ``chars``, the steps from ``start`` of one row.
+
+    The drawn character's own log-probability under the model comes with plain decoding
+    (``token_logprob``); alternatives, or the sampler's distribution, need the recorded
+    probabilities (``model_probs``, ``stage_probs``).
+    """
+    end = start + len(chars)
+    tokens = arrays["tokens"][row, start:end]
     tops = None
-    if top > 0:
-        order = np.argsort(-probs, axis=-1, kind="stable")[:, :top]
-        tops = [{vocab[i]: _log(float(row[i])) for i in idx if row[i] > 0}
-                for idx, row in zip(order, probs, strict=True)]
-    return Logprobs(tokens=chars, token_logprobs=[_log(float(p)) for p in chosen],
-                    top_logprobs=tops, text_offset=list(range(len(chars))))
+    if emit.source == "model" and not emit.top and "token_logprob" in arrays:
+        chosen = [float(x) for x in arrays["token_logprob"][row, start:end]]
+    else:
+        probs = emit.probs(arrays)[row, start:end]
+        chosen = [_log(float(p)) for p in probs[np.arange(len(tokens)), tokens]]
+        if emit.top:
+            order = np.argsort(-probs, axis=-1, kind="stable")[:, :emit.top]
+            tops = [{emit.vocab[i]: _log(float(p[i])) for i in idx if p[i] > 0}
+                    for idx, p in zip(order, probs, strict=True)]
+    return Logprobs(tokens=chars, token_logprobs=chosen, top_logprobs=tops,
+                    text_offset=list(range(start, end)))
 
 
 @dataclass(frozen=True)
@@ -116,8 +127,7 @@ def choice(index: int, seed: int, result: dict[str, np.ndarray], row: int, emit:
         reason = "stop"  # a stage accepted the text (regex's full match): the rest is padding
     lp = None
     if emit.top is not None:
-        lp = logprobs(list(text), tokens[:len(text)], emit.probs(result)[row, :len(text)],
-                      emit.top, emit.vocab)
+        lp = logprobs(list(text), result, row, 0, emit)
     return Choice(index=index, text=text, logprobs=lp, finish_reason=reason, seed=seed)
 
 
@@ -209,13 +219,12 @@ def _chunks(head: dict[str, Any], index: int, seed: int, whole: dict[str, np.nda
         return
     lp = None
     if emit.top is not None:
-        lp = logprobs(list(cut.text[start:end]), whole["tokens"][row, start:end],
-                      emit.probs(whole)[row, start:end], emit.top, emit.vocab)
+        lp = logprobs(list(cut.text[start:end]), whole, row, start, emit)
     for i in range(end - start):
         one = None if lp is None else {
             "tokens": [lp.tokens[i]], "token_logprobs": [lp.token_logprobs[i]],
             "top_logprobs": None if lp.top_logprobs is None else [lp.top_logprobs[i]],
-            "text_offset": [start + i]}
+            "text_offset": [lp.text_offset[i]]}
         yield _sse({**head, "choices": [{"index": index, "text": cut.text[start + i],
                                          "logprobs": one, "finish_reason": None,
                                          "seed": seed}]})
