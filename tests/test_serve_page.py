@@ -77,6 +77,7 @@ def test_generate_click_and_see_each_stage(tiny_run, tiny_server, browser, tmp_p
     browser.find_element(By.CSS_SELECTOR, "#panel-b .yaml").click()
     yaml = browser.find_element(By.CSS_SELECTOR, "#panel-b .yaml-out").text
     assert yaml == "samplers:\n  - top_k: 3\n  - temperature: 0.8"
+    edit_chain_a(browser)
     browser.save_screenshot(str(tmp_path / "serve.png"))
     if SCREENSHOT:
         Path(SCREENSHOT).parent.mkdir(parents=True, exist_ok=True)
@@ -84,3 +85,27 @@ def test_generate_click_and_see_each_stage(tiny_run, tiny_server, browser, tmp_p
     assert (tmp_path / "serve.png").stat().st_size > 10_000
     errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
     assert errors == []
+
+
+def edit_chain_a(browser) -> None:
+    """Add a plugin stage, move it first, remove the other: the YAML follows each edit."""
+    from selenium.webdriver.support.ui import Select
+
+    def yaml() -> str:
+        browser.find_element(By.CSS_SELECTOR, "#panel-a .yaml").click()
+        return browser.find_element(By.CSS_SELECTOR, "#panel-a .yaml-out").text
+
+    Select(browser.find_element(By.CSS_SELECTOR, "#panel-a .add-stage")).select_by_value("top_p")
+    browser.find_element(By.CSS_SELECTOR, "#panel-a .add").click()
+    assert yaml() == "samplers:\n  - temperature: 0.8\n  - top_p: 0.5"
+    rows = browser.find_elements(By.CSS_SELECTOR, "#panel-a .stage")
+    rows[1].find_element(By.CSS_SELECTOR, "button[title='move up']").click()
+    assert yaml() == "samplers:\n  - top_p: 0.5\n  - temperature: 0.8"
+    value = browser.find_elements(By.CSS_SELECTOR, "#panel-a .stage")[1].find_element(
+        By.CSS_SELECTOR, "input[data-param='temperature']")
+    value.clear()
+    value.send_keys("1.3")
+    assert yaml() == "samplers:\n  - top_p: 0.5\n  - temperature: 1.3"
+    browser.find_elements(By.CSS_SELECTOR, "#panel-a .stage")[1].find_element(
+        By.CSS_SELECTOR, "button[title='remove']").click()
+    assert yaml() == "samplers:\n  - top_p: 0.5"
