@@ -73,8 +73,7 @@ def regex_speed(model, vocab, repeats: int) -> dict:
     for name, setting in settings.items():
         chain = build_chain(setting)
         for stage in chain.stages:
-            if hasattr(stage, "bind"):
-                stage.bind(vocab)
+            stage.bind(vocab)
         decoders[name] = Decoder(model, [chain], statistics=False)
         decoders[name](prompt, np.zeros(BATCH), np.arange(BATCH), SPEED_LENGTH)  # compile
     for _ in range(repeats):

@@ -94,3 +94,52 @@ def test_extra_cases_and_instances():
     check_stage(TemperatureSampler(temperature=0.7), cases={"mine": [[0.0, 1.0, 2.0]]})
     with pytest.raises(TypeError):
         check_stage(TemperatureSampler(temperature=0.7), {"temperature": 1.0})
+
+
+class BoundStage(Sampler):
+    """Adds 1 to the logit of "a": needs the model's characters, refuses another width."""
+
+    chars: tuple[str, ...] = ()
+
+    def bind(self, vocab):
+        self.chars = tuple(vocab)
+
+    def transform(self, logits):
+        if logits.shape[-1] != len(self.chars):
+            raise ValueError(f"bound to {len(self.chars)} characters, got {logits.shape[-1]}")
+        return logits + np.float32([c == "a" for c in self.chars])
+
+
+class EndsAtA(Sampler):
+    """Ends a row once it draws "a" (id 0), and removes everything after: a row it declares
+    finished is no longer drawn from."""
+
+    def initial_state(self, batch_size, vocab_size):
+        return (ops.zeros([batch_size], "bool"),)
+
+    def warp(self, logits, state, *, noise=None):
+        (done,) = state
+        return ops.where(done[:, None], ops.full_like(logits, -np.inf), logits), state
+
+    def update(self, state, token, warped):
+        return (state[0] | (token == 0),)
+
+    def finished(self, state):
+        return state[0]
+
+
+class NeverSaysFinished(EndsAtA):
+    def finished(self, state):
+        return None
+
+
+def test_a_stage_bound_to_a_vocabulary_is_checked_at_its_width():
+    check_stage(BoundStage, vocab="abcd")
+    with pytest.raises(AssertionError, match="bound to 0 characters"):
+        check_stage(BoundStage)
+
+
+def test_rows_a_stage_declares_finished_are_not_checked_after():
+    check_stage(EndsAtA, vocab_sizes=(3,), steps=4)
+    with pytest.raises(AssertionError, match="no finite logit left"):
+        check_stage(NeverSaysFinished, vocab_sizes=(3,), steps=4)

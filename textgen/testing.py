@@ -12,18 +12,22 @@ entries, a single finite entry, a vocabulary of one, huge magnitudes. It fails w
 ``AssertionError`` that lists every broken rule, each naming the case and the step:
 
 - the output keeps the ``[batch, vocab]`` shape and float32 dtype, holds no NaN and no ``+inf``,
-  and leaves at least one finite logit in every row;
+  and leaves at least one finite logit in every row (but rows the stage's ``finished`` ended);
 - the state keeps its structure, shapes and dtypes across steps;
 - the compiled loop gives the same logits and state as the eager one (``rtol``/``atol``);
 - the same seed gives the same result twice; ``stage(numpy_array)`` returns NumPy;
 - ``get_config()`` is plain JSON data and ``from_config`` rebuilds an equal stage.
+
+A stage whose parameters name characters is checked bound to a vocabulary:
+``check_stage(LogitBiasSampler, {"bias": {"e": -2}}, vocab="abcdef")`` binds it and uses that
+width for every case.
 """
 
 from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -69,22 +73,29 @@ def _coins(stage: Sampler, seeds: Any, step: Any) -> Any:
 
 
 def _eager(stage: Sampler, logits: np.ndarray, seeds: np.ndarray, steps: int
-           ) -> tuple[list[np.ndarray], list[np.ndarray], list[Any]]:
-    """``steps`` steps on the same logits: each step's output, drawn tokens and state."""
+           ) -> tuple[list[np.ndarray], list[np.ndarray], list[Any], list[np.ndarray]]:
+    """``steps`` steps on the same logits: each step's output, drawn tokens and state, and
+    the rows the stage had declared complete (``finished``) before each step."""
     import tensorflow as tf
 
     x = tf.constant(logits, tf.float32)
     s = tf.constant(seeds)
     state = stage.initial_state(len(logits), logits.shape[1])
     outs, tokens, states = [], [], [tf.nest.map_structure(np.asarray, state)]
+    done = np.zeros(len(logits), bool)
+    ended = []
     for t in range(steps):
+        ended.append(done.copy())
         warped, state = stage.warp(x, state, noise=_coins(stage, s, t))
         token = _draw(tf.convert_to_tensor(warped), s, t)
         state = stage.update(state, token, warped)
         outs.append(np.asarray(warped))
         tokens.append(np.asarray(token))
         states.append(tf.nest.map_structure(np.asarray, state))
-    return outs, tokens, states
+        ends = stage.finished(state)
+        if ends is not None:  # the engine stops such rows: later outputs are not drawn from
+            done |= np.asarray(ends, bool)
+    return outs, tokens, states, ended
 
 
 def _compiled(stage: Sampler, logits: np.ndarray, seeds: np.ndarray, tokens: list[np.ndarray],
@@ -119,12 +130,16 @@ def _same(a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> bool:
         (a == b) | np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=False)))
 
 
-def _check_output(out: np.ndarray, shape: tuple[int, ...], where: str) -> list[str]:
+def _check_output(out: np.ndarray, shape: tuple[int, ...], where: str,
+                  ended: np.ndarray) -> list[str]:
+    """Shape and dtype of the whole output; NaN, ``+inf`` and dead rows among the rows that
+    have not ended (``ended`` rows are masked as if clean)."""
     if out.shape != shape:
         return [f"{where}: output shape {out.shape}, expected {shape} (the input's)"]
     problems = []
     if out.dtype != np.float32:
         problems.append(f"{where}: output dtype {out.dtype}, expected float32")
+    out = np.where(ended[:, None], np.float32(0), out)
     if np.isnan(out).any():
         problems.append(f"{where}: NaN in the output (rows {np.flatnonzero(np.isnan(out).any(1))})")
     if np.isposinf(out).any():
@@ -165,14 +180,15 @@ def _check_group(stage: Sampler, cases: dict[str, np.ndarray], steps: int, seed:
     seeds = np.arange(seed, seed + len(logits), dtype=np.int64)
     everything = ", ".join(names)
     try:
-        outs, tokens, states = _eager(stage, logits, seeds, steps)
+        outs, tokens, states, ended = _eager(stage, logits, seeds, steps)
     except Exception as exc:  # noqa: BLE001 - reported as a problem of the stage
         return [f"{everything}: eager steps raised {type(exc).__name__}: {exc}"]
     problems = _check_states(states, everything)
     for t, out in enumerate(outs):
         for n in names:
-            problems += _check_output(out[rows[n]], cases[n].shape, f"{n}, step {t}")
-    again, _, _ = _eager(stage, logits, seeds, steps)
+            problems += _check_output(out[rows[n]], cases[n].shape, f"{n}, step {t}",
+                                      ended[t][rows[n]])
+    again, _, _, _ = _eager(stage, logits, seeds, steps)
     for n in names:
         if not all(np.array_equal(a[rows[n]], b[rows[n]], equal_nan=True)
                    for a, b in zip(outs, again, strict=True)):
@@ -202,11 +218,15 @@ def _check_group(stage: Sampler, cases: dict[str, np.ndarray], steps: int, seed:
 def check_stage(stage: type[Sampler] | Sampler, params: Mapping[str, Any] | None = None, *,
                 vocab_sizes: tuple[int, ...] = (7, 33), steps: int = 3, seed: int = 0,
                 jit: bool = True, rtol: float = 1e-5, atol: float = 1e-5,
-                cases: Mapping[str, np.ndarray] | None = None) -> None:
+                cases: Mapping[str, np.ndarray] | None = None,
+                vocab: Sequence[str] | None = None) -> None:
     """Check a stage class (built with ``params``) or instance against textgen's stage contract.
 
-    ``cases`` adds ``{name: [batch, vocab] logits}`` of your own to the built-in ones. Raises
-    AssertionError listing every problem found; returns None when the stage conforms.
+    ``cases`` adds ``{name: [batch, vocab] logits}`` of your own to the built-in ones.
+    ``vocab`` (the model's characters, ``vocab[i]`` is id ``i``) binds the stage to them
+    (``stage.bind(vocab)``, as ``generate`` does) and checks it at that width only: cases of
+    another width, such as the vocabulary of one, are skipped. Raises AssertionError listing
+    every problem found; returns None when the stage conforms.
     """
 
     if isinstance(stage, type):
@@ -217,6 +237,11 @@ def check_stage(stage: type[Sampler] | Sampler, params: Mapping[str, Any] | None
         raise TypeError("give params with a stage class, not with an instance")
     if not isinstance(stage, Sampler):
         raise AssertionError(f"{stage!r} is not a textgen.samplers.Sampler")
+    width = None
+    if vocab is not None:
+        stage.bind(vocab)
+        width = len(tuple(getattr(vocab, "chars", vocab)))  # a CharVocab works too
+        vocab_sizes = (width,)
     label = f"stage {type(stage).__name__} ({stage.label()})"
     problems: list[str] = []
 
@@ -234,15 +259,21 @@ def check_stage(stage: type[Sampler] | Sampler, params: Mapping[str, Any] | None
     named = {f"{name}, vocab {v}": x for v in vocab_sizes for name, x in _cases(v, rng).items()}
     for name, raw in {**named, **(cases or {})}.items():
         x = np.asarray(raw, np.float32)
-        groups.setdefault(x.shape[-1], {})[name] = x
+        if width is None or x.shape[-1] == width:
+            groups.setdefault(x.shape[-1], {})[name] = x
     with warnings.catch_warnings():  # keras warns about a softmax over a vocabulary of one
         warnings.filterwarnings("ignore", message="You are using a softmax over axis")
         for group in groups.values():
             problems += _check_group(stage, group, steps, seed, jit, rtol, atol)
 
-    out = SamplerChain([stage])(np.zeros((2, 5), np.float32), seed=seed)
-    if not isinstance(out, np.ndarray):
-        problems.append(f"stage(numpy_array) returned {type(out).__name__}, not a NumPy array")
+    try:
+        out = SamplerChain([stage])(np.zeros((2, width or 5), np.float32), seed=seed)
+    except Exception as exc:  # noqa: BLE001 - reported as a problem of the stage
+        problems.append(f"stage(numpy_array) raised {type(exc).__name__}: {exc}")
+    else:
+        if not isinstance(out, np.ndarray):
+            problems.append(f"stage(numpy_array) returned {type(out).__name__}, not a NumPy "
+                            "array")
     if problems:
         listed = "\n".join(f"- {p}" for p in dict.fromkeys(problems))
         raise AssertionError(f"{label} breaks the stage contract:\n{listed}")

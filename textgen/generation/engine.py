@@ -193,8 +193,9 @@ class Decoder:
         done = tf.zeros(tf.shape(setting), tf.bool)
         for k, (chain, chain_states) in enumerate(zip(self.settings, states, strict=True)):
             for stage, state in zip(chain.stages, chain_states, strict=True):
-                if hasattr(stage, "finished"):
-                    done |= (setting == k) & stage.finished(state)
+                ends = stage.finished(state)
+                if ends is not None:
+                    done |= (setting == k) & ends
         return done
 
     def _start(self, prompt: tf.Tensor, setting: tf.Tensor) -> tuple:

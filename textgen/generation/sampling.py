@@ -74,9 +74,9 @@ def decode_rows(decoder: Decoder, prompt_ids: np.ndarray, setting: np.ndarray,
 
 
 def bind_vocabulary(chains: Sequence[SamplerChain], vocab: CharVocab) -> None:
-    """Give the model's characters to every stage that has ``bind(vocab)``: stages whose
+    """Give the model's characters to every stage (``Sampler.bind``): stages whose
     parameters name characters (logit_bias, dry, banned_strings, regex) map them to ids."""
-    for stage in (s for chain in chains for s in chain.stages if hasattr(s, "bind")):
+    for stage in (s for chain in chains for s in chain.stages):
         stage.bind(vocab)
 
 

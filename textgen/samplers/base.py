@@ -133,6 +133,16 @@ class Sampler:
         """After the draw: fold the drawn ``token`` ([batch] int32 ids) into the state."""
         return state
 
+    def bind(self, vocab: Any) -> None:
+        """Before decoding, the model's characters (a ``CharVocab``, or a sequence where
+        ``vocab[i]`` is id ``i``): stages whose parameters name characters (logit_bias, dry,
+        regex) map them to ids here. No-op by default."""
+
+    def finished(self, state: State) -> Any:
+        """``[batch]`` bool: rows this stage declares complete (the regex stage's full match),
+        checked after each step; None (the default) when the stage never ends a row."""
+        return None
+
     def __call__(self, logits: Any, *, seed: int = 0) -> Any:
         """Apply the stage once, from its initial state, to a ``[batch, vocab]`` array.
 

@@ -363,7 +363,15 @@ def test_through_the_decoding_loop_greedy_follows_the_references():
     NoRepeatNGramSampler(size=1, last_n=4),
 ], ids=lambda s: s.label())
 def test_conformance_kit(stage):
-    """textgen.testing's contract checks. The stages bound to a vocabulary (dry, logit_bias,
-    banned_strings) are left out: the kit feeds one stage logits of several widths (1, 5, 7,
-    33), and a stage bound to the model's characters rightly refuses logits of another width."""
+    """textgen.testing's contract checks."""
     check_stage(stage, vocab_sizes=(33,))
+
+
+@pytest.mark.parametrize("cls, params", [
+    (DRYSampler, {"multiplier": 0.8, "allowed_length": 1, "sequence_breakers": [":"]}),
+    (LogitBiasSampler, {"bias": {"a": 2.0, "e": -5.0, ":": -100.0}}),
+    (BannedStringsSampler, {"strings": ["ab", "c", "fed"]}),
+], ids=lambda x: x.__name__ if isinstance(x, type) else "")
+def test_conformance_kit_bound_to_a_vocabulary(cls, params):
+    """Stages that name characters are checked bound to the tests' characters, at that width."""
+    check_stage(cls, params, vocab=CHARS, steps=4)

@@ -1,6 +1,6 @@
 """Stages whose parameters name characters (``logit_bias: {bias: {"e": -2}}``) need the model's
-vocabulary to turn them into ids. The generation code calls ``bind(vocab)`` on every stage that
-has it before decoding (as for the regex stage); call it yourself when you drive a ``Decoder``.
+vocabulary to turn them into ids. The generation code calls ``bind(vocab)`` on every stage
+before decoding (as for the regex stage); call it yourself when you drive a ``Decoder``.
 """
 
 from __future__ import annotations
