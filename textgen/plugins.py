@@ -32,8 +32,9 @@ from textgen.errors import PluginError, UnknownNameError
 GROUP = "textgen"
 KINDS = ("backbones", "samplers", "metrics", "decoders")
 DIST = "textgen-char"  # this distribution's name on the package index (import name: textgen)
-DEFAULT_PLUGINS = ("textgen.builtins.samplers", "textgen.builtins.backbones",
-                   "textgen.builtins.metrics")
+# The report's own metric columns are not plugins: `textgen plugins` lists them from
+# textgen.metrics (METRIC_INFO); only plugins' extra columns come through register_metrics.
+DEFAULT_PLUGINS = ("textgen.builtins.samplers", "textgen.builtins.backbones")
 HOOKS = tuple(n for n in dir(hookspecs) if n.startswith("register_"))
 NAME = re.compile(r"[a-z][a-z0-9_]*")
 
