@@ -160,3 +160,18 @@ def test_a_beam_longer_than_the_cap_is_refused(model):
 
     with pytest.raises(LimitError, match="at most 4,096"):
         run(model, [{"beam": 2}], [Row("ab", 0, 0)], length=MAX_LENGTH + 1)
+
+
+def test_the_loop_ends_once_every_row_has_stopped(model):
+    from textgen.generation.engine import STOP, Decoder
+    from textgen.generation.stops import stop_automaton
+
+    decoder = Decoder(model, [build_chain({"temperature": 1.0})])
+    prompt = np.stack([VOCAB.encode("ab")] * 8)
+    stops = stop_automaton(list("abcdefgh"), VOCAB)  # every letter ends a row
+    out = decoder(prompt, np.zeros(8), np.arange(8), 200, stops=stops)
+    ends = [int(np.flatnonzero(row)[0]) for row in out.finish]
+    assert all(out.finish[i, end] == STOP for i, end in enumerate(ends))
+    assert (out.finish != 0).sum() == 8  # one mark per row
+    last = max(ends)
+    assert last < 50 and not out.tokens[:, last + 1:].any()  # no step ran after the last end
