@@ -135,6 +135,28 @@ def test_a_bare_value_for_a_stage_without_primary_gets_the_mapping_advice():
         build_chain({"greedy": 0.3}, reg)
 
 
+def test_a_decoder_that_refuses_its_parameters_raises_a_stage_error():
+    from textgen.errors import TextgenError
+    from textgen.generation.decoders import BeamSearch
+    from textgen.plugins import load_registry
+
+    class Picky(BeamSearch):
+        primary = None
+
+        def __init__(self, **params):
+            super().__init__(**params)
+            if self.params.width == 3:
+                raise ValueError("width 3 is unlucky")
+
+    reg = load_registry()
+    reg.decoders["picky"] = Picky
+    with pytest.raises(StageError, match="decoder 'picky': width 3 is unlucky") as info:
+        build_chain({"picky": {"width": 3}}, reg)
+    assert isinstance(info.value, TextgenError) and info.value.where == ("picky",)
+    with pytest.raises(StageError, match="no primary parameter"):
+        build_chain({"picky": 3}, reg)
+
+
 @pytest.mark.parametrize("value", [1e308, 4e38])
 def test_parameters_must_be_finite_in_float32(value):
     with pytest.raises(StageError, match="temperature.*float32"):

@@ -36,19 +36,13 @@ def sampler(name: str, **params: Any) -> Sampler:
 def _spec_form(build: Callable[[Any], Any], item: Any) -> Any:
     """``build(item)`` for a stage or setting in spec form; mistakes raise ``TextgenError``
     with the command line's message (an unknown name is an ``UnknownNameError``)."""
-    from textgen.errors import TextgenError
     from textgen.plugins import registry
 
     for one in item if isinstance(item, list) else [item]:
         name = next(iter(one), None) if isinstance(one, Mapping) and len(one) == 1 else one
         if isinstance(name, str) and name not in registry().decoders:
             registry().sampler(name)  # raises UnknownNameError, as the CLI reports it
-    try:
-        return build(item)
-    except TextgenError:
-        raise
-    except ValueError as err:  # the stage checks speak pydantic's ValueError
-        raise UsageError(str(err)) from None
+    return build(item)  # a bad stage raises StageError, a TextgenError
 
 
 def _stage(item: Any) -> Sampler:

@@ -57,14 +57,9 @@ def generate(run_dir: Path, stages: tuple[str, ...], temperature: float | None,
         raise UsageError(f"--num-samples must be at least 1, got {num_samples}")
     if batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
-    try:
-        chain = build_chain(_decoder(decoder, beam_width, length_penalty, num_samples,
-                                     stages, temperature)
-                            if decoder else _stages(stages, temperature))
-    except ValueError as err:  # the stage checks speak pydantic's ValueError: a user's mistake
-        if isinstance(err, UsageError):
-            raise
-        raise UsageError(str(err)) from err
+    chain = build_chain(_decoder(decoder, beam_width, length_penalty, num_samples,
+                                 stages, temperature)
+                        if decoder else _stages(stages, temperature))  # StageError: exit 2
     trained = TrainedModel(run_dir)  # the Python API's checks and messages, shared
     spec, model, vocab = trained.spec, trained.model, trained.vocab
     prompt = trained.prompt(prompt)

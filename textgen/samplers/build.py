@@ -100,11 +100,16 @@ def build_decoder(item: Any, registry: Any = None) -> SamplerChain | None:
     value = {} if isinstance(item, str) else item[name]
     value = {} if value is None else value
     if not isinstance(value, dict):
+        if cls.primary is None:
+            raise StageError(f"decoder {name!r} has no primary parameter, so a bare value "
+                             "cannot say which option it sets: give a mapping", (name,))
         value = {cls.primary: value}
     try:
         return cls(**value)
     except ValidationError as exc:
         raise StageError(f"decoder {name!r}: {_problems(exc)}", (name,)) from None
+    except ValueError as exc:  # a decoder's own checks
+        raise StageError(f"decoder {name!r}: {exc}", (name,)) from None
 
 
 def build_chain(setting: SamplerSetting, registry: Any = None) -> SamplerChain:
