@@ -9,7 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from textgen.cli import cli
+from textgen.compare import read_comparison_record
 from textgen.generation.timing import recomputed_decoder
+from textgen.report.compare import render_markdown
 from textgen.spec.comparison import differences, load_comparison, merge
 from textgen.spec.errors import SpecError
 
@@ -71,7 +73,11 @@ def test_compare_writes_json_markdown_and_plot_with_a_row_per_model(compared):
     lstm, conv = data["runs"]
     assert lstm["recomputed"] is None  # recurrent: nothing to recompute
     assert conv["recomputed"]["window"] == 8 and conv["recomputed"]["same_text"]
+    record = read_comparison_record(out)  # the typed record reads what was written
+    assert record.version == 1 and record.runs[1].recomputed == conv["recomputed"]
+    assert record.runs[0].history[-1].val_bpc == lstm["val_bpc"]
     md = (out / "comparison.md").read_text()
+    assert render_markdown(record) == md
     assert "`lstm`" in md and "`conv`" in md and "comparison.png" in md
     assert (out / "comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -151,3 +157,13 @@ def test_plain_specs_compare_and_differences_are_reported(tmp_path):
     comparison = load_comparison([a, b])
     assert [s.name for s in comparison.specs] == ["a", "b"]
     assert differences(comparison.specs) == ["seed differs: a=1, b=2"]
+
+
+def test_a_missing_or_damaged_comparison_json_is_a_run_error(tmp_path):
+    from textgen.errors import RunError
+
+    with pytest.raises(RunError, match="has no comparison.json"):
+        read_comparison_record(tmp_path)
+    (tmp_path / "comparison.json").write_text('{"name": "x", "runs": []}')
+    with pytest.raises(RunError, match="damaged"):
+        read_comparison_record(tmp_path)

@@ -13,12 +13,13 @@ from pathlib import Path
 from rich.console import Console
 
 from textgen import rundir
+from textgen.records import ComparedRun, ComparisonRecord
 from textgen.spec.comparison import BenchmarkSpec, Comparison, differences
 
 COMPARISON_JSON = "comparison.json"  # beside it, report.compare writes comparison.{md,png}
 
 
-def measure_run(run_dir: Path, bench: BenchmarkSpec, prompt_text: str) -> dict:
+def measure_run(run_dir: Path, bench: BenchmarkSpec, prompt_text: str) -> ComparedRun:
     """One row of the comparison: a finished run's metrics, its curve and its decoding speed."""
     import tensorflow as tf
 
@@ -46,16 +47,15 @@ def measure_run(run_dir: Path, bench: BenchmarkSpec, prompt_text: str) -> dict:
         tf.get_logger().setLevel(level)
     keys = ("parameters", "epochs", "train_seconds", "train_chars_per_second", "val_bpc",
             "best_val_bpc", "val_bpc_dynamic", "diverged", "settings")
-    return {"name": spec.name, "backbone": spec.backbone.type, "describe": backbone.describe(),
-            "receptive_field": window, "run_dir": str(run_dir),
-            **metrics.model_dump(mode="json", include=set(keys)), "generation": speed,
-            "recomputed": recomputed,
-            "history": [{k: r.get(k) for k in ("epoch", "elapsed_seconds", "val_bpc")}
-                        for r in read_history(run_dir / rundir.HISTORY)]}
+    return ComparedRun.model_validate({
+        "name": spec.name, "backbone": spec.backbone.type, "describe": backbone.describe(),
+        "receptive_field": window, "run_dir": str(run_dir),
+        **metrics.model_dump(include=set(keys)), "generation": speed, "recomputed": recomputed,
+        "history": read_history(run_dir / rundir.HISTORY)})
 
 
 def run_comparison(comparison: Comparison, out_dir: Path, console: Console,
-                   reuse: bool = False) -> dict:
+                   reuse: bool = False) -> ComparisonRecord:
     """Train every spec into ``out_dir/<name>/``, benchmark each, write comparison.{json,md,png}."""
     from textgen.corpus.prepare import draw_prompts, prepare_corpus
     from textgen.errors import RunError
@@ -86,10 +86,28 @@ def run_comparison(comparison: Comparison, out_dir: Path, console: Console,
         prompt = draw_prompts(corpus.val_text, 1, need, spec.seed)[0]
         console.print(f"[bold]{spec.name}[/]: timing generation")
         rows.append(measure_run(run_dir, bench, prompt))
-    data = {"name": comparison.name, "created": datetime.now().isoformat(timespec="seconds"),
-            "device": describe_device(), "benchmark": comparison.benchmark.model_dump(),
-            "differences": unequal, "runs": rows}
-    rundir.write_json(out_dir / COMPARISON_JSON, data)
+    data = ComparisonRecord(name=comparison.name, device=describe_device(),
+                            created=datetime.now().isoformat(timespec="seconds"),
+                            benchmark=comparison.benchmark.model_dump(), differences=unequal,
+                            runs=rows)
+    write_comparison_record(out_dir, data)
     write_comparison(out_dir, data)
     print_comparison(console, data)
     return data
+
+
+def write_comparison_record(out_dir: Path, record: ComparisonRecord) -> None:
+    rundir.write_json(Path(out_dir) / COMPARISON_JSON, record.model_dump(mode="json"))
+
+
+def read_comparison_record(out_dir: Path) -> ComparisonRecord:
+    """A comparison directory's comparison.json; a ``RunError`` if missing or damaged."""
+    from textgen.errors import RunError
+
+    path = Path(out_dir) / COMPARISON_JSON
+    if not path.is_file():
+        raise RunError(f"{out_dir} has no {COMPARISON_JSON}: run `textgen compare` first.")
+    try:
+        return ComparisonRecord.model_validate(rundir.read_json(path))
+    except ValueError as err:  # bad JSON or a record that does not validate
+        raise RunError(f"{path} is damaged or not from textgen compare: {err}") from None

@@ -1,5 +1,6 @@
 """The records a run writes and everything downstream reads: one ``Sample`` per generated text
-(``samples.jsonl``, ``generate --json``) and ``RunMetrics`` (``metrics.json``).
+(``samples.jsonl``, ``generate --json``), ``RunMetrics`` (``metrics.json``) and
+``ComparisonRecord`` (``textgen compare``'s ``comparison.json``).
 
 They sit below generation, metrics and report so that each of those can use them without
 stacking on another. Plain data: no TensorFlow here.
@@ -109,3 +110,54 @@ class RunMetrics(BaseModel):
     comparisons: list[PairedComparison] = Field(default_factory=list)  # issue 19
     metrics_seconds: float | None = None  # issue 19: every sample metric, the index included
     metrics_timing: dict[str, float] | None = None  # issue 19: those seconds, part by part
+
+
+COMPARISON_VERSION = 1
+
+
+class CurvePoint(BaseModel):
+    """One epoch of a compared run's learning curve (history.csv)."""
+
+    epoch: int | None = None
+    elapsed_seconds: float | None = None
+    val_bpc: float | None = None
+
+
+class ComparedRun(BaseModel):
+    """One model of comparison.json: its run's figures (as metrics.json has them), its
+    learning curve, and its decoding speed per batch size."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    backbone: str
+    describe: str = ""
+    receptive_field: int | None = None
+    run_dir: str
+    parameters: int = 0
+    epochs: int = 0
+    train_seconds: float = 0.0
+    train_chars_per_second: float | None = None
+    val_bpc: float | None = None
+    best_val_bpc: float | None = None
+    val_bpc_dynamic: float | None = None
+    diverged: str | None = None
+    settings: list[SettingSummary] = Field(default_factory=list)
+    # batch size (as text) -> {seconds, chars_per_second, compile_seconds, ...}
+    generation: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    recomputed: dict[str, Any] | None = None  # conv: cached against recomputed decoding
+    history: list[CurvePoint] = Field(default_factory=list)
+
+
+class ComparisonRecord(BaseModel):
+    """comparison.json, written by ``textgen compare``; the report renders from it alone."""
+
+    model_config = ConfigDict(extra="allow")
+
+    version: int = COMPARISON_VERSION
+    name: str
+    created: str
+    device: str
+    benchmark: dict[str, Any]  # the comparison file's benchmark section, as validated
+    differences: list[str] = Field(default_factory=list)  # settings that are not like for like
+    runs: list[ComparedRun] = Field(default_factory=list)

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from textgen import rundir
+from textgen.records import ComparisonRecord
 from textgen.report.columns import MAIN_COLUMNS, cell
 from textgen.report.columns import number as _num
 from textgen.report.markdown import pipe_table as _md_table
@@ -19,23 +20,22 @@ from textgen.report.markdown import pipe_table as _md_table
 SAMPLE_METRICS = MAIN_COLUMNS  # the main sample metrics, from likelihood to realism
 
 
-def model_rows(data: dict) -> list[tuple[str, list[str]]]:
+def model_rows(data: ComparisonRecord) -> list[tuple[str, list[str]]]:
     """(quantity, one cell per run): training, held-out quality and generation speed."""
-    runs = data["runs"]
+    runs = data.runs
     rows = [
-        ("backbone", [f"{r['backbone']}: {r['describe']}" for r in runs]),
-        ("parameters", [_num(r["parameters"], ",") for r in runs]),
-        ("epochs", [str(r["epochs"]) for r in runs]),
-        ("training seconds", [_num(r["train_seconds"], ".1f") for r in runs]),
-        ("training chars/s", [_num(r["train_chars_per_second"], ",.0f") for r in runs]),
-        ("held-out bits/char (last epoch)", [_num(r["val_bpc"], ".4f") for r in runs]),
-        ("best held-out bits/char", [_num(r["best_val_bpc"], ".4f") for r in runs]),
-        ("held-out bits/char, dynamic eval.", [_num(r.get("val_bpc_dynamic"), ".4f")
-                                               for r in runs]),
+        ("backbone", [f"{r.backbone}: {r.describe}" for r in runs]),
+        ("parameters", [_num(r.parameters, ",") for r in runs]),
+        ("epochs", [str(r.epochs) for r in runs]),
+        ("training seconds", [_num(r.train_seconds, ".1f") for r in runs]),
+        ("training chars/s", [_num(r.train_chars_per_second, ",.0f") for r in runs]),
+        ("held-out bits/char (last epoch)", [_num(r.val_bpc, ".4f") for r in runs]),
+        ("best held-out bits/char", [_num(r.best_val_bpc, ".4f") for r in runs]),
+        ("held-out bits/char, dynamic eval.", [_num(r.val_bpc_dynamic, ".4f") for r in runs]),
     ]
-    length = data["benchmark"]["length"]
-    for batch in data["benchmark"]["batch_sizes"]:
-        speeds = [r["generation"].get(str(batch), {}) for r in runs]
+    length = data.benchmark["length"]
+    for batch in data.benchmark["batch_sizes"]:
+        speeds = [r.generation.get(str(batch), {}) for r in runs]
         rows.append((f"generation chars/s, batch {batch} ({length} chars)",
                      [_num(s.get("chars_per_second"), ",.0f") for s in speeds]))
         rows.append((f"  trace + compile seconds, batch {batch}",
@@ -43,13 +43,13 @@ def model_rows(data: dict) -> list[tuple[str, list[str]]]:
     return rows
 
 
-def recompute_rows(data: dict) -> list[list[str]]:
+def recompute_rows(data: ComparisonRecord) -> list[list[str]]:
     """One row per run with a finite receptive field: cached against recomputed decoding."""
     rows = []
-    for r in data["runs"]:
-        c = r.get("recomputed")
+    for r in data.runs:
+        c = r.recomputed
         if c:
-            rows.append([r["name"], str(c["window"]),
+            rows.append([r.name, str(c["window"]),
                          _num(c["cached"]["chars_per_second"], ",.0f"),
                          _num(c["recomputed"]["chars_per_second"], ",.0f"),
                          f"{c['speedup']:.1f}x", "yes" if c["same_text"] else "NO"])
@@ -60,31 +60,31 @@ RECOMPUTE_HEADER = ["model", "window", "cached chars/s", "recomputed chars/s", "
                     "same greedy text"]
 
 
-def shared_settings(data: dict) -> list[str]:
+def shared_settings(data: ComparisonRecord) -> list[str]:
     """Sampler labels every run generated with, in the first run's order."""
-    labels = [[s["sampler"] for s in r["settings"] or []] for r in data["runs"]]
+    labels = [[s.sampler for s in r.settings] for r in data.runs]
     return [label for label in labels[0] if all(label in other for other in labels[1:])]
 
 
-def sample_rows(data: dict) -> list[list[str]]:
+def sample_rows(data: ComparisonRecord) -> list[list[str]]:
     """Per shared sampler setting, one row per run: its main sample metrics."""
     rows = []
     for label in shared_settings(data):
-        for r in data["runs"]:
-            setting = next(s for s in r["settings"] if s["sampler"] == label)
-            rows.append([label, r["name"], str(setting["samples"]),
-                         *(cell(setting["metrics"].get(key)) for key, _ in SAMPLE_METRICS)])
+        for r in data.runs:
+            setting = next(s for s in r.settings if s.sampler == label)
+            rows.append([label, r.name, str(setting.samples),
+                         *(cell(setting.metrics.get(key)) for key, _ in SAMPLE_METRICS)])
     return rows
 
 
 SAMPLE_HEADER = ["sampler", "model", "n", *(title for _, title in SAMPLE_METRICS)]
 
 
-def tables(data: dict) -> list[Table]:
-    main = Table(title=f"Comparison: {data['name']} ({data['device']})")
+def tables(data: ComparisonRecord) -> list[Table]:
+    main = Table(title=f"Comparison: {data.name} ({data.device})")
     main.add_column("", style="bold")
-    for r in data["runs"]:
-        main.add_column(r["name"], justify="right")
+    for r in data.runs:
+        main.add_column(r.name, justify="right")
     for label, cells in model_rows(data):
         main.add_row(label, *cells)
     out = [main]
@@ -106,22 +106,22 @@ def tables(data: dict) -> list[Table]:
     return out
 
 
-def print_comparison(console: Console, data: dict) -> None:
-    for line in data.get("differences", []):
+def print_comparison(console: Console, data: ComparisonRecord) -> None:
+    for line in data.differences:
         console.print(f"[yellow]not like for like:[/] {line}")
     for table in tables(data):
         console.print(table)
 
 
-def render_markdown(data: dict, plot: str | None = "comparison.png") -> str:
-    bench = data["benchmark"]
-    lines = [f"# Comparison `{data['name']}`", "",
-             f"- device: {data['device']}; created {data['created']}",
+def render_markdown(data: ComparisonRecord, plot: str | None = "comparison.png") -> str:
+    bench = data.benchmark
+    lines = [f"# Comparison `{data.name}`", "",
+             f"- device: {data.device}; created {data.created}",
              f"- generation speed: the compiled decoder, one warm-up call, then the median of "
              f"{bench['repeats']} calls of {bench['length']} characters",
-             *(f"- **not like for like**: {d}" for d in data.get("differences", [])), "",
+             *(f"- **not like for like**: {d}" for d in data.differences), "",
              "## Models", ""]
-    lines += _md_table(["", *(f"`{r['name']}`" for r in data["runs"])],
+    lines += _md_table(["", *(f"`{r.name}`" for r in data.runs)],
                        [[label, *cells] for label, cells in model_rows(data)])
     if recompute_rows(data):
         lines += ["## Cached vs recomputed conv generation (batch 1, greedy)", ""]
@@ -132,12 +132,12 @@ def render_markdown(data: dict, plot: str | None = "comparison.png") -> str:
         lines += ["## Held-out bits/char against training time", "",
                   f"![held-out bits per character against wall-clock training seconds]({plot})",
                   ""]
-    lines += ["## Run directories", "", *(f"- `{r['name']}`: `{r['run_dir']}`"
-                                         for r in data["runs"]), ""]
+    lines += ["## Run directories", "", *(f"- `{r.name}`: `{r.run_dir}`" for r in data.runs),
+              ""]
     return "\n".join(lines)
 
 
-def plot_curves(data: dict, path: Path) -> None:
+def plot_curves(data: ComparisonRecord, path: Path) -> None:
     """Held-out bpc against wall-clock training seconds, one line per run (matplotlib Agg)."""
     import matplotlib
 
@@ -146,17 +146,17 @@ def plot_curves(data: dict, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     try:
-        for r in data["runs"]:
-            points = [(h["elapsed_seconds"], h["val_bpc"]) for h in r["history"]
-                      if h.get("val_bpc") is not None]
+        for r in data.runs:
+            points = [(h.elapsed_seconds, h.val_bpc) for h in r.history
+                      if h.val_bpc is not None and h.elapsed_seconds is not None]
             if points:
                 xs, ys = zip(*points, strict=True)
-                name, kind = r["name"], r["backbone"]
+                name, kind = r.name, r.backbone
                 label = name if name == kind else f"{name} ({kind})"
                 ax.plot(xs, ys, marker="o", markersize=3, label=label)
         ax.set_xlabel("training seconds (wall clock)")
         ax.set_ylabel("held-out bits per character")
-        ax.set_title(f"{data['name']}: held-out bpc during training")
+        ax.set_title(f"{data.name}: held-out bpc during training")
         ax.grid(alpha=0.3)
         ax.legend()
         fig.tight_layout()
@@ -165,7 +165,7 @@ def plot_curves(data: dict, path: Path) -> None:
         plt.close(fig)
 
 
-def write_comparison(out_dir: Path, data: dict) -> None:
+def write_comparison(out_dir: Path, data: ComparisonRecord) -> None:
     """comparison.md and comparison.png beside comparison.json."""
     out_dir = Path(out_dir)
     plot_curves(data, out_dir / "comparison.png")
