@@ -65,3 +65,24 @@ def test_a_row_depends_on_its_own_seed_not_its_neighbours(model):
 def test_empty_prompt_is_refused(model):
     with pytest.raises(ValueError, match="empty"):
         Decoder(model, chains(GreedySampler()))(np.zeros((1, 0)), [0], [0], 5)
+
+
+def test_recording_every_stage_draws_the_same_ids_in_shards_or_not(model):
+    from textgen.samplers.build import build_chain
+
+    chain = build_chain([{"top_k": 4}, {"temperature": 0.7}])
+    prompt = np.random.default_rng(1).integers(0, V, (16, 3))
+    seeds, setting = np.arange(16), np.zeros(16)
+    plain = Decoder(model, [chain])(prompt, setting, seeds, 12)
+    one = Decoder(model, [chain], record_stages=True, threads=1)(prompt, setting, seeds, 12)
+    two = Decoder(model, [chain], record_stages=True, threads=2)(prompt, setting, seeds, 12)
+    np.testing.assert_array_equal(one.tokens, plain.tokens)
+    assert one.model_probs.shape == (16, 12, V) and one.stage_probs.shape == (16, 12, 2, V)
+    drawn = np.take_along_axis(one.model_probs, one.tokens[..., None], -1)[..., 0]
+    np.testing.assert_allclose(drawn, np.exp(plain.token_logprob), rtol=1e-4)
+    assert (np.count_nonzero(one.stage_probs[:, :, 0], axis=-1) <= 4).all()
+    for name in ("tokens", "model_probs", "stage_probs"):
+        np.testing.assert_array_equal(getattr(one, name), getattr(two, name))
+    assert plain.model_probs is None
+    with pytest.raises(ValueError, match="exactly one setting"):
+        Decoder(model, [chain, chain], record_stages=True)

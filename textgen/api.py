@@ -128,7 +128,8 @@ class Distributions:
     @classmethod
     def from_traced(cls, traced: Any, row: int, prompt: str, chain: SamplerChain, seed: int,
                     vocab: Sequence[str], steps: int | None = None) -> Distributions:
-        """Row ``row`` of a ``StageTracer``'s output (its first ``steps`` steps) as steps."""
+        """Row ``row`` of a ``StageTracer``'s output (its first ``steps`` steps) as steps, up
+        to the step where the row ended (a stage accepted the text), as ``generate``'s."""
         labels = [stage.label() for stage in chain.stages]
         out = cls(prompt, chain.label(), seed, list(vocab))
         for t in range(traced.tokens.shape[1] if steps is None else steps):
@@ -137,6 +138,8 @@ class Distributions:
                 stages=[(label, traced.stage_probs[row, t, k]) for k, label in enumerate(labels)],
                 model_entropy=max(float(traced.model_entropy[row, t]), 0.0),
                 sampling_entropy=max(float(traced.sampling_entropy[row, t]), 0.0)))
+            if traced.finish[row, t]:
+                break
         return out
 
     def to_json(self, top: int | None = None) -> dict[str, Any]:

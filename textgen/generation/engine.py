@@ -17,6 +17,7 @@ import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
+from typing import Any
 
 import keras
 import numpy as np
@@ -40,6 +41,19 @@ class Decoded:
     sampling_entropy: np.ndarray  # [batch, length] bits, of the distribution drawn from
     token_logprob: np.ndarray     # [batch, length] ln p(token) under the model at T = 1
     finish: np.ndarray            # [batch, length] int32: STOP or ACCEPT where the row ended
+    # With ``record_stages``: the model's probabilities and those after each stage.
+    model_probs: np.ndarray | None = None   # [batch, length, vocab]
+    stage_probs: np.ndarray | None = None   # [batch, length, stages, vocab]
+
+    @classmethod
+    def join(cls, parts: Sequence[Decoded], axis: int = 0, keep: int | None = None) -> Decoded:
+        """Shards (``axis=0``, rows) or pieces (``axis=1``, steps) as one result, cut to the
+        first ``keep`` steps."""
+        def join(name: str) -> Any:
+            arrays = [getattr(p, name) for p in parts]
+            return None if arrays[0] is None else np.concatenate(arrays, axis=axis)[:, :keep]
+
+        return cls(*(join(f.name) for f in fields(cls)))
 
 
 STOP, ACCEPT = 1, 2  # finish codes: a stop string ended at this step; a stage accepted the row
@@ -74,13 +88,18 @@ class Decoder:
 
     def __init__(self, model: keras.Model, settings: Sequence[SamplerChain],
                  jit_compile: bool = True, statistics: bool = True,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, record_stages: bool = False) -> None:
         """``statistics=False`` skips the per-character entropies and log-probabilities (they
         come back as NaN): bulk generation that only needs the text runs faster. Batches of at
         least ``2 * SHARD_ROWS`` rows run as equal shards on up to ``threads`` threads (default:
-        one per core); rows never interact, so the result is the same, only sooner."""
+        one per core); rows never interact, so the result is the same, only sooner.
+        ``record_stages`` (one setting of stages) also returns the model's probabilities and
+        those after each stage, at every step (``Decoded.model_probs``, ``stage_probs``)."""
+        if record_stages and (len(settings) != 1 or not settings[0].stages):
+            raise ValueError("record_stages needs exactly one setting, a chain of stages")
         self.model = model
-        self.statistics = statistics
+        self.statistics = statistics or record_stages
+        self.record_stages = record_stages
         self.threads = threads or os.cpu_count() or 1
         self._pool: ThreadPoolExecutor | None = None
         self.settings = list(settings)
@@ -106,8 +125,7 @@ class Decoder:
         p, s, seed = (np.split(a, shards) for a in rows)
         outs = [f.result() for f in [self._pool.submit(self._run, p[i], s[i], seed[i], length,
                                                        stops) for i in range(shards)]]
-        return Decoded(*(np.concatenate([getattr(o, f.name) for o in outs])
-                         for f in fields(Decoded)))
+        return Decoded.join(outs)
 
     def stream(self, prompt_ids: np.ndarray, setting: np.ndarray, seeds: np.ndarray,
                length: int, chunk: int, stops: StopAutomaton | None = None
@@ -138,9 +156,7 @@ class Decoder:
                     self._pool = ThreadPoolExecutor(self.threads,
                                                     thread_name_prefix="textgen-decode")
                 pieces = list(self._pool.map(piece, range(n)))
-            keep = min(chunk, length - start)
-            yield Decoded(*(np.concatenate([getattr(p, f.name) for p in pieces])[:, :keep]
-                            for f in fields(Decoded)))
+            yield Decoded.join(pieces, keep=min(chunk, length - start))
 
     def _rows(self, prompt_ids: np.ndarray, setting: np.ndarray,
               seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -179,8 +195,8 @@ class Decoder:
         if not self.statistics:
             nan = np.full(tokens.shape, np.nan, np.float32)
             return Decoded(tokens, nan, nan.copy(), nan.copy(), finish)
-        entropy, drawn, logprob = (t.numpy() for t in out[2:])
-        return Decoded(tokens, entropy, drawn, logprob, finish)
+        entropy, drawn, logprob, *probs = (t.numpy() for t in out[2:])
+        return Decoded(tokens, entropy, drawn, logprob, finish, *probs)
 
     def _decode(self, prompt: tf.Tensor, setting: tf.Tensor, seeds: tf.Tensor, length: int,
                 stop_table: tf.Tensor, stop_match: tf.Tensor):
@@ -222,9 +238,13 @@ class Decoder:
         (fewer once every row has finished): the per-step outputs ``[batch, length]`` (token,
         finish, then the statistics), zero after the last step, and the carry after it."""
         token, cache, states, stop, done, health = carry
-        dtypes = (tf.int32, tf.int32) + ((tf.float32,) * 3 if self.statistics else ())
-        arrays = tuple(tf.TensorArray(dtype, size=length, element_shape=token.shape)
-                       for dtype in dtypes)
+        shapes = [token.shape] * (5 if self.statistics else 2)
+        if self.record_stages:  # the model's probabilities, then each stage's
+            stages = len(self.settings[0].stages)
+            shapes += [token.shape + [self.vocab_size], token.shape + [stages, self.vocab_size]]
+        dtypes = (tf.int32, tf.int32) + (tf.float32,) * (len(shapes) - 2)
+        arrays = tuple(tf.TensorArray(dtype, size=length, element_shape=shape)
+                       for dtype, shape in zip(dtypes, shapes, strict=True))
 
         def body(t, token, cache, states, stop, done, health, arrays):
             logits, cache = step_logits(self.model, token, cache)
@@ -258,6 +278,9 @@ class Decoder:
                 logp = tf.nn.log_softmax(logits)
                 values += (entropy_bits(logits), entropy_bits(final),
                            tf.gather(logp, token, batch_dims=1))
+            if self.record_stages:
+                values += (tf.nn.softmax(logits),
+                           tf.stack([tf.nn.softmax(out) for out in outputs[0]], axis=1))
             arrays = tuple(a.write(t - start, v) for a, v in zip(arrays, values, strict=True))
             return t + 1, token, cache, states, stop, done, health, arrays
 
@@ -266,5 +289,8 @@ class Decoder:
 
         loop = (start, token, cache, states, stop, done, health, arrays)
         _, token, cache, states, stop, done, health, arrays = tf.while_loop(going, body, loop)
-        return (tuple(tf.transpose(a.stack()) for a in arrays),
+        def batch_first(stacked: tf.Tensor) -> tf.Tensor:  # [steps, batch, ...] -> [batch, ...]
+            return tf.transpose(stacked, [1, 0, *range(2, stacked.shape.rank)])
+
+        return (tuple(batch_first(a.stack()) for a in arrays),
                 (token, cache, states, stop, done, health))

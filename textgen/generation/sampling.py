@@ -8,7 +8,7 @@ to a multiple of ``PAD`` so that small requests share one compiled program and o
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Literal
 
 import keras
@@ -138,8 +138,7 @@ def generate(model: keras.Model, vocab: CharVocab, chains: Sequence[SamplerChain
                                       np.array([r.setting for r in padded]),
                                       np.array([r.seed for r in padded]), length, steps,
                                       stops))
-            out = Decoded(*(np.concatenate([getattr(piece, f.name) for piece in pieces], axis=1)
-                            for f in fields(Decoded)))
+            out = Decoded.join(pieces, axis=1)
             batch = []
             for i, r in enumerate(chunk):
                 kept, end = ending(out.tokens[i], out.finish[i], stops)
