@@ -276,7 +276,7 @@ class TrainedModel:
         cannot be scored: they raise a ``PromptError`` naming them.
         """
         from textgen.corpus.prepare import prepare_prompt
-        from textgen.training.score import surprise_bits
+        from textgen.generation.reading import surprise_bits
 
         texts = [text] if isinstance(text, str) else list(text)
         prepared = [prepare_prompt(self.spec, t) for t in texts]

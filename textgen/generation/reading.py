@@ -3,7 +3,8 @@ generation loop records (model entropy, log-probability of each character), for 
 
 One teacher-forced forward pass over all pieces at once, so the report's held-out row gets its
 model columns the way the samples got theirs. No sampler drew this text, so it has no sampling
-entropy.
+entropy. ``surprise_bits`` is the same pass for the API's ``score``: every character scored with
+all of its text before it (unlike held-out bpc's fixed-context windows).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import tensorflow as tf
 
 from textgen.corpus.vocab import CharVocab
 from textgen.records import Sample
+
+BUCKET = 64  # surprise_bits pads lengths up to a multiple: similar lengths share one program
 
 
 def read_texts(model: keras.Model, vocab: CharVocab, pieces: Sequence[tuple[str, str]],
@@ -39,6 +42,19 @@ def read_texts(model: keras.Model, vocab: CharVocab, pieces: Sequence[tuple[str,
                           model_entropy=np.maximum(entropy[row, steps], 0).tolist(),
                           token_logprob=logprob[row, steps].tolist()))
     return out
+
+
+def surprise_bits(model: keras.Model, sequences: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """For each id sequence, ``-log2 p(ids[i] | ids[:i])`` for ``i >= 1`` (length ``n - 1``),
+    as one padded batch (padding comes after the text: a causal model's scores do not change).
+    """
+    longest = max(len(s) for s in sequences)
+    width = max(BUCKET, -(-longest // BUCKET) * BUCKET)
+    batch = np.zeros((len(sequences), width), np.int32)
+    for row, ids in enumerate(sequences):
+        batch[row, :len(ids)] = ids
+    nats = -_reader(model)(tf.convert_to_tensor(batch))[0].numpy()
+    return [nats[row, :len(ids) - 1] / math.log(2.0) for row, ids in enumerate(sequences)]
 
 
 def _reader(model: keras.Model):
