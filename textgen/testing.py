@@ -21,6 +21,9 @@ entries, a single finite entry, a vocabulary of one, huge magnitudes. It fails w
 A stage whose parameters name characters is checked bound to a vocabulary:
 ``check_stage(LogitBiasSampler, {"bias": {"e": -2}}, vocab="abcdef")`` binds it and uses that
 width for every case.
+
+For property tests against a reference implementation, ``logit_arrays()`` is a hypothesis
+strategy of the same kind of logits (hypothesis is imported when it is called).
 """
 
 from __future__ import annotations
@@ -35,6 +38,32 @@ import numpy as np
 from textgen.samplers.base import Sampler, SamplerChain
 
 INF = float("inf")
+SPECIAL_LOGITS = (-INF, 0.0, 1.0, -1.0, 30.0, 1e30, -1e30)  # ties, removed, huge magnitudes
+
+
+def normal_float32(x: float) -> np.float32:
+    """``x`` in float32, with what would be a float32 subnormal made 0: XLA on CPU flushes
+    subnormals to zero, so a property test that kept them would test the flush."""
+    v = np.float32(x)
+    return v if abs(v) >= np.finfo(np.float32).tiny else np.float32(0)
+
+
+def logit_arrays(batch: int | tuple[int, int] = (1, 3),
+                 vocab: int | tuple[int, int] = (1, 12)) -> Any:
+    """A hypothesis strategy of ``[batch, vocab]`` float32 logits with ties, ``-inf``, huge
+    magnitudes and no subnormals; ``batch`` and ``vocab`` are sizes or ``(low, high)`` ranges
+    (the default vocabulary may be one symbol)."""
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+
+    def size(n: int | tuple[int, int]) -> Any:
+        return st.just(n) if isinstance(n, int) else st.integers(*n)
+
+    element = st.one_of(st.floats(-30, 30, width=32, allow_subnormal=False),
+                        st.sampled_from(SPECIAL_LOGITS),
+                        st.floats(-1e30, 1e30, allow_subnormal=False).map(normal_float32))
+    return st.tuples(size(batch), size(vocab)).flatmap(
+        lambda shape: hnp.arrays(np.float32, shape, elements=element))
 
 
 def _cases(vocab: int, rng: np.random.Generator) -> dict[str, np.ndarray]:

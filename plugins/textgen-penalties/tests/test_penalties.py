@@ -17,7 +17,6 @@ import pytest
 import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 from pydantic import ValidationError
 
 from textgen.backbones.lstm import LSTMBackbone
@@ -26,7 +25,7 @@ from textgen.model import build_model
 from textgen.plugins import load_registry
 from textgen.samplers.base import SamplerChain
 from textgen.samplers.builtin import GreedySampler
-from textgen.testing import check_stage
+from textgen.testing import check_stage, logit_arrays
 from textgen_penalties import (
     BannedStringsSampler,
     DRYSampler,
@@ -38,20 +37,6 @@ from textgen_penalties.vocabulary import VocabularyError
 
 INF = math.inf
 CHARS = "abcdef:\n"  # vocabulary of the tests: id i is CHARS[i]
-SPECIAL = [-INF, 0.0, 1.0, -1.0, 30.0, 1e30, -1e30]
-
-
-def normal_float32(x: float) -> np.float32:
-    """``x`` in float32, with what would be a float32 subnormal (XLA flushes those) made 0."""
-    v = np.float32(x)
-    return v if abs(v) >= np.finfo(np.float32).tiny else np.float32(0)
-
-
-def logits_for(vocab):
-    element = st.one_of(st.floats(-30, 30, width=32, allow_subnormal=False),
-                        st.sampled_from(SPECIAL),
-                        st.floats(-1e30, 1e30, allow_subnormal=False).map(normal_float32))
-    return hnp.arrays(np.float32, (2, vocab), elements=element)
 
 
 @st.composite
@@ -178,7 +163,7 @@ def assert_same(warped, expected, context):
        st.sampled_from([1.0, 1.3, 0.7]), st.sampled_from([0.0, 0.5, -0.4]),
        st.sampled_from([0.0, 1.0, -2.0]))
 def test_penalties_match_llama_cpp(data, vocab, last_n, repeat, frequency, presence):
-    logits, rows = data.draw(logits_for(vocab)), data.draw(histories(vocab))
+    logits, rows = data.draw(logit_arrays(batch=2, vocab=vocab)), data.draw(histories(vocab))
     stage = PenaltiesSampler(last_n=last_n, repeat=repeat, frequency=frequency, presence=presence)
     for t, warped in stepped(stage, logits, rows, vocab):
         for b in range(2):
@@ -191,7 +176,7 @@ def test_penalties_match_llama_cpp(data, vocab, last_n, repeat, frequency, prese
        st.integers(1, 3), st.sampled_from([4, 9, 64]),
        st.lists(st.sampled_from(["\n", ":", "a", "ab", "bca", "z", "az"]), max_size=3))
 def test_dry_matches_llama_cpp(data, vocab, multiplier, base, allowed, last_n, breakers):
-    logits = data.draw(logits_for(vocab))
+    logits = data.draw(logit_arrays(batch=2, vocab=vocab))
     rows = data.draw(histories(vocab, max_len=30))
     stage = DRYSampler(multiplier=multiplier, base=base, allowed_length=allowed, last_n=last_n,
                        sequence_breakers=breakers)
@@ -209,7 +194,7 @@ def test_dry_matches_llama_cpp(data, vocab, multiplier, base, allowed, last_n, b
 @settings(max_examples=40, deadline=None)
 @given(st.data(), st.integers(1, 6), st.integers(1, 4), st.sampled_from([3, 10, 64]))
 def test_no_repeat_ngram_matches_transformers(data, vocab, size, last_n):
-    logits = data.draw(logits_for(vocab))
+    logits = data.draw(logit_arrays(batch=2, vocab=vocab))
     rows = data.draw(histories(vocab))
     stage = NoRepeatNGramSampler(size=size, last_n=last_n)
     for t, warped in stepped(stage, logits, rows, vocab):
@@ -222,7 +207,7 @@ def test_no_repeat_ngram_matches_transformers(data, vocab, size, last_n):
 @given(st.data(), st.integers(2, 6),
        st.lists(st.text(alphabet="abcdz", min_size=1, max_size=4), min_size=1, max_size=4))
 def test_banned_strings_match_transformers(data, vocab, strings):
-    logits = data.draw(logits_for(vocab))
+    logits = data.draw(logit_arrays(batch=2, vocab=vocab))
     rows = data.draw(histories(vocab, max_len=20))
     stage = BannedStringsSampler(strings=strings)
     chars = CHARS[:vocab]
@@ -241,7 +226,7 @@ def test_banned_strings_match_transformers(data, vocab, strings):
 @settings(max_examples=40, deadline=None)
 @given(st.data(), st.integers(1, 8))
 def test_logit_bias_matches_llama_cpp(data, vocab):
-    logits = data.draw(logits_for(vocab))
+    logits = data.draw(logit_arrays(batch=2, vocab=vocab))
     chars = CHARS[:vocab]
     bias = data.draw(st.dictionaries(st.sampled_from(chars), st.floats(-100, 100), min_size=1))
     stage = LogitBiasSampler(bias=bias)

@@ -15,33 +15,14 @@ import pytest
 import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 from pydantic import ValidationError
 
 from textgen.plugins import load_registry
 from textgen.samplers.base import SamplerChain
-from textgen.testing import check_stage
+from textgen.testing import check_stage, logit_arrays
 from textgen_truncation.cutoffs import EpsilonSampler, EtaSampler, TopHSampler, TopNSigmaSampler
 
 INF = math.inf
-SPECIAL = [-INF, 0.0, 1.0, -1.0, 30.0, 1e30, -1e30]  # ties, removed symbols, huge magnitudes
-
-
-def normal_float32(x: float) -> np.float32:
-    """``x`` in float32, with what would be a float32 subnormal (XLA flushes those) made 0."""
-    v = np.float32(x)
-    return v if abs(v) >= np.finfo(np.float32).tiny else np.float32(0)
-
-
-@st.composite
-def logit_rows(draw, max_vocab=12):
-    """``[batch, vocab]`` float32 logits: ties, ``-inf``, a vocabulary of one, huge values, no
-    subnormals (XLA on CPU flushes them to zero)."""
-    batch, vocab = draw(st.integers(1, 3)), draw(st.integers(1, max_vocab))
-    element = st.one_of(st.floats(-30, 30, width=32, allow_subnormal=False),
-                        st.sampled_from(SPECIAL),
-                        st.floats(-1e30, 1e30, allow_subnormal=False).map(normal_float32))
-    return draw(hnp.arrays(np.float32, (batch, vocab), elements=element))
 
 
 def softmax64(row):
@@ -141,27 +122,27 @@ def ref_top_n_sigma(logits, n):
 
 # --- the stages against the references -------------------------------------------------------
 @settings(max_examples=150, deadline=None)
-@given(logit_rows(), st.sampled_from([1e-4, 0.01, 0.1, 0.3, 0.9]), st.integers(1, 4))
+@given(logit_arrays(), st.sampled_from([1e-4, 0.01, 0.1, 0.3, 0.9]), st.integers(1, 4))
 def test_epsilon_matches_transformers(logits, epsilon, min_keep):
     check(EpsilonSampler(epsilon=epsilon, min_keep=min_keep), logits,
           *ref_epsilon(logits, epsilon, min_keep))
 
 
 @settings(max_examples=150, deadline=None)
-@given(logit_rows(), st.sampled_from([1e-4, 0.004, 0.1, 0.5, 0.9]), st.integers(1, 4))
+@given(logit_arrays(), st.sampled_from([1e-4, 0.004, 0.1, 0.5, 0.9]), st.integers(1, 4))
 def test_eta_matches_transformers(logits, epsilon, min_keep):
     check(EtaSampler(epsilon=epsilon, min_keep=min_keep), logits,
           *ref_epsilon(logits, epsilon, min_keep, eta=True))
 
 
 @settings(max_examples=150, deadline=None)
-@given(logit_rows(max_vocab=120), st.sampled_from([0.05, 0.3, 0.5, 0.8, 1.0]))
+@given(logit_arrays(vocab=(1, 120)), st.sampled_from([0.05, 0.3, 0.5, 0.8, 1.0]))
 def test_top_h_matches_transformers(logits, top_h):
     check(TopHSampler(top_h=top_h), logits, *ref_top_h(logits, top_h))
 
 
 @settings(max_examples=150, deadline=None)
-@given(logit_rows(), st.sampled_from([0.1, 0.5, 1.0, 2.0, 5.0]))
+@given(logit_arrays(), st.sampled_from([0.1, 0.5, 1.0, 2.0, 5.0]))
 def test_top_n_sigma_matches_llama_cpp(logits, n):
     check(TopNSigmaSampler(n=n), logits, *ref_top_n_sigma(logits, n))
 
