@@ -316,6 +316,17 @@ class SamplerChain:
         return np.asarray(final) if as_numpy else final
 
 
+def likely_rank(logits: Any) -> Any:
+    """``[batch, vocab]`` int32: each symbol's place in the most-likely-first order, equal
+    logits in id order (0 = the most likely); ``likely_rank(x) < k`` keeps the top ``k``. By
+    pairwise comparison, O(vocab^2): exact, and the same eagerly and under XLA, whose sort is
+    neither stable nor blind to the sign of zero."""
+    ids = ops.arange(int(logits.shape[-1]))
+    other, this = logits[:, None, :], logits[:, :, None]
+    ahead = (other > this) | ((other == this) & (ids[None, None, :] < ids[None, :, None]))
+    return ops.sum(ops.cast(ahead, "int32"), axis=-1)
+
+
 def keep_mask(logits: Any, keep: Any) -> Any:
     """Logits where ``keep`` is true, ``-inf`` elsewhere."""
     return ops.where(keep, logits, ops.full_like(logits, NEG_INF))

@@ -12,21 +12,11 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from textgen.samplers.base import Sampler, State, keep_mask
+from textgen.samplers.base import Sampler, State, keep_mask, likely_rank
 from textgen.samplers.ops import ops
 
 LN2 = math.log(2.0)
 INT_LIMIT = 2.0 ** 31  # a k this large does not fit llama.cpp's int: read as "keep everything"
-
-
-def _rank(logits: Any) -> Any:
-    """Each symbol's place in the most-likely-first order, equal logits in id order (0 = the
-    most likely). By pairwise comparison, O(vocab^2): exact, and the same eagerly and under XLA,
-    whose sort is neither stable nor blind to the sign of zero."""
-    ids = ops.arange(int(logits.shape[-1]))
-    other, this = logits[:, None, :], logits[:, :, None]
-    ahead = (other > this) | ((other == this) & (ids[None, None, :] < ids[None, :, None]))
-    return ops.sum(ops.cast(ahead, "int32"), axis=-1)
 
 
 class MirostatV1Params(BaseModel):
@@ -86,7 +76,7 @@ class MirostatV1Sampler(Sampler):
     def warp(self, logits: Any, state: State, *, noise: Any = None) -> tuple[Any, State]:
         (mu,) = state
         k = self.cut_size(logits, mu)
-        return keep_mask(logits, _rank(logits) < k[:, None]), state
+        return keep_mask(logits, likely_rank(logits) < k[:, None]), state
 
     def update(self, state: State, token: Any, warped: Any) -> State:
         """``mu -= eta * (surprise of the drawn token under the renormalised cut - tau)``;

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from textgen.samplers.base import Sampler, keep_mask
+from textgen.samplers.base import Sampler, keep_mask, likely_rank
 from textgen.samplers.ops import ops
 
 MIN_KEEP = Field(1, ge=1, description="always keep at least this many of the most likely symbols")
@@ -32,16 +32,6 @@ def _keep_top(logits: Any, keep: Any, min_keep: int) -> Any:
     ``indices_to_remove & (scores < topk(scores, min_keep)[-1])``)."""
     kth = ops.top_k(logits, min(min_keep, int(logits.shape[-1])))[0][:, -1:]
     return keep | (logits >= kth)
-
-
-def _rank(logits: Any) -> Any:
-    """Each symbol's place in the most-likely-first order, equal logits in id order (0 = the
-    most likely). By pairwise comparison, O(vocab^2): exact, and the same eagerly and under XLA,
-    whose sort is neither stable nor blind to the sign of zero."""
-    ids = ops.arange(int(logits.shape[-1]))
-    other, this = logits[:, None, :], logits[:, :, None]
-    ahead = (other > this) | ((other == this) & (ids[None, None, :] < ids[None, :, None]))
-    return ops.sum(ops.cast(ahead, "int32"), axis=-1)
 
 
 class _Cutoff(Sampler):
@@ -124,7 +114,7 @@ class TopHSampler(_Cutoff):
         running = ops.cumsum(-p * logp, axis=-1)  # NaN from the first p == 0 on
         first = ops.arange(n) == 0
         kept = ops.sum(ops.cast((running <= tau) | first, "int32"), axis=-1, keepdims=True)
-        return keep_mask(logits, _rank(logits) < kept)
+        return keep_mask(logits, likely_rank(logits) < kept)
 
 
 class TopNSigmaParams(BaseModel):
