@@ -6,6 +6,7 @@ run leaves behind is always complete; ``textgen report`` re-renders from those f
 
 from __future__ import annotations
 
+import gc
 import time
 from pathlib import Path
 from typing import cast
@@ -18,7 +19,7 @@ from textgen import spec as specs
 from textgen.corpus.prepare import Corpus, draw_prompts, prepare_corpus, prepare_prompt
 from textgen.corpus.vocab import CharVocab
 from textgen.errors import RunError
-from textgen.generation.engine import Decoder
+from textgen.generation.engine import Decoder, release_freed_memory
 from textgen.generation.reading import read_texts
 from textgen.generation.sampling import bind_vocabulary, generate, plan_rows
 from textgen.generation.timing import CompileTimer
@@ -90,6 +91,10 @@ def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False,
         return None
     model = in_float32(result.model, lambda: build(spec, len(corpus.vocab)))  # to generate
     rundir.atomic_write(run_dir / rundir.MODEL, model.save)
+    for trained_model in {id(m): m for m in (result.model, model)}.values():
+        trained_model.train_function = trained_model.test_function = None  # compiled steps
+    gc.collect()
+    release_freed_memory()  # training's freed pages: each later stage's peak stacks on the rest
     val_bpc_dynamic = spec_dynamic_bpc(model, corpus.train_ids, corpus.scoring_ids,
                                        spec.evaluation, spec.seed)  # weights restored after
 
@@ -111,6 +116,9 @@ def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False,
                            stop=[prepare_prompt(spec, s) for s in g.stop])  # cased as prompts
     gen_seconds = time.perf_counter() - start
     compile_seconds = min(timer.compile_seconds(), gen_seconds)
+    del timer  # the Decoder and its traced loops are not needed after this
+    gc.collect()  # the Decoder's tf.functions hold it in reference cycles
+    release_freed_memory()
     rundir.write_samples(run_dir, samples)
 
     last = result.history[-1] if result.history else {}
@@ -158,18 +166,20 @@ def sample_report(spec: Spec, model: keras.Model, corpus: Corpus, samples: list[
     seconds they took (the training text is indexed once, here, for every metric)."""
     r, g = spec.report, spec.generation
     start = time.perf_counter()
-    index = TrainingIndex.build(corpus.train_text, r.copy_window, r.judge_order,
-                                "".join(corpus.vocab.chars), r.self_bleu_samples)
-    indexed = time.perf_counter()
     pieces = held_out_pieces(corpus.val_text, r.reference_pieces, g.prompt_length, g.length,
                              corpus.vocab)
     reference = read_texts(model, corpus.vocab, pieces)  # one traced forward pass
+    release_freed_memory()  # the trace's temporaries, before the n-gram counting's stack on them
     read = time.perf_counter()
+    index = TrainingIndex.build(corpus.train_text, r.copy_window, r.judge_order,
+                                "".join(corpus.vocab.chars), r.self_bleu_samples)
+    release_freed_memory()
+    indexed = time.perf_counter()
     out = summarize_sweep(samples, [(c.label(), c.get_config()) for c in chains], index,
                           reference=reference, compare=spec.compare_pairs(),
                           extra=dict(registry().metrics))
     end = time.perf_counter()
     return {**out, "metrics_seconds": end - start,
-            "metrics_timing": {"training_text_index": indexed - start,
-                               "held_out_read_by_model": read - indexed,
-                               "rows_summaries_comparisons": end - read}}
+            "metrics_timing": {"training_text_index": indexed - read,
+                               "held_out_read_by_model": read - start,
+                               "rows_summaries_comparisons": end - indexed}}
