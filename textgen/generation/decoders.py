@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from textgen.samplers.base import SamplerChain
 
-if TYPE_CHECKING:  # TensorFlow loads when a strategy first decodes, not when plugins load
+if TYPE_CHECKING:  # TensorFlow and NumPy load when a strategy first decodes, not at start-up
     import keras
+    import numpy as np
 
     from textgen.generation.beam import BeamDecoder, Beams
     from textgen.generation.stops import StopAutomaton
@@ -125,6 +125,8 @@ def strategy_samples(model: keras.Model, vocab: Any, chains: list[SamplerChain],
     the group's first seed drives it, and its ``i``-th row gets the ``i``-th result. Groups of
     equal prompt length decode together.
     """
+    import numpy as np
+
     from textgen.errors import LimitError
     from textgen.records import Sample
 

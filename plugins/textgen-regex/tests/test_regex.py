@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from textgen.generation.noise import gumbel
 from textgen.plugins import load_registry
 from textgen.samplers.build import build_stage
+from textgen.testing import check_stage
 from textgen_regex import PatternError, RegexSampler, token_dfa
 
 VOCAB = ["a", "b", "c", ".", "x"]
@@ -223,3 +224,13 @@ def test_max_chars_makes_every_sample_a_full_match(case, extra, seed):
 def test_max_chars_below_the_shortest_match_is_refused():
     with pytest.raises(PatternError, match="max_chars: .* has 3 characters, more than 2"):
         RegexSampler(pattern=r"(ab|ba)+\.", max_chars=2).bind(VOCAB)
+
+
+@pytest.mark.parametrize("pattern,stop", [(r"([ax][bc.]?)+", "end"), (r"[ax]+\.", "accept"),
+                                          (r"[abc]*x", "end")])
+def test_conformance_kit(pattern, stop):
+    """textgen.testing's contract checks, bound to the tests' characters; a row the stage
+    declares finished (a full match) is not checked after. The patterns always allow "a" and
+    "x" before the match ends: the kit's rows with one finite logit hold it at the first or
+    the last id, and a hard constraint cannot keep a row whose only candidate it forbids."""
+    check_stage(RegexSampler, {"pattern": pattern, "stop": stop}, vocab=VOCAB, steps=6)

@@ -12,12 +12,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import interegular
-import numpy as np
 from interegular.fsm import anything_else
 
 from textgen.errors import TextgenError
+
+if TYPE_CHECKING:  # NumPy loads when a pattern is compiled, not when the plugin registers
+    import numpy as np
 
 
 class PatternError(TextgenError, ValueError):
@@ -73,6 +76,8 @@ UNREACHABLE = 2**30
 
 def distances(table: np.ndarray, accepting: np.ndarray) -> np.ndarray:
     """Fewest characters from each state to an accepting one (``UNREACHABLE`` if none)."""
+    import numpy as np
+
     dist = np.where(accepting, 0, UNREACHABLE).astype(np.int64)
     while True:
         step = np.minimum(dist, dist[table].min(axis=1, initial=UNREACHABLE) + 1)
@@ -89,6 +94,8 @@ def _pattern_chars(fsm: interegular.FSM) -> list[str]:
 def token_dfa(pattern: str, chars: Sequence[str]) -> TokenDFA:
     """Compile ``pattern`` for a vocabulary (``chars[i]`` is id ``i``), or say why it cannot
     match: no string at all, or none made of the vocabulary's characters."""
+    import numpy as np
+
     fsm = compile_fsm(pattern)
     states = sorted(fsm.states, key=lambda s: (s != fsm.initial, s))
     index = {s: k for k, s in enumerate(states)}
