@@ -211,7 +211,8 @@ def create_app(model: Any, config: ServeConfig | None = None) -> Starlette:
         return JSONResponse(completion.model_dump(mode="json"))
 
     async def inspect(request: Request) -> Response:
-        from textgen.api import Distributions, Step
+        from textgen.api import Distributions
+        from textgen.generation.inspection import Traced
 
         body: InspectRequest = await read(request, InspectRequest)
         if body.samplers is None:
@@ -222,14 +223,8 @@ def create_app(model: Any, config: ServeConfig | None = None) -> Starlette:
         ids = prepare(body.prompt, "prompt")
         [result] = await gather(submit("trace", chain, key, [(ids, [body.seed])],
                                        body.max_tokens))
-        labels = [stage.label() for stage in chain.stages]
-        seen = Distributions(model.prompt(body.prompt), chain.label(), body.seed, list(vocab))
-        for t in range(body.max_tokens):
-            seen.steps.append(Step(
-                char=vocab[int(result["tokens"][0, t])], model=result["model_probs"][0, t],
-                stages=[(label, result["stage_probs"][0, t, k]) for k, label in enumerate(labels)],
-                model_entropy=max(float(result["model_entropy"][0, t]), 0.0),
-                sampling_entropy=max(float(result["sampling_entropy"][0, t]), 0.0)))
+        seen = Distributions.from_traced(Traced(**result), 0, model.prompt(body.prompt), chain,
+                                         body.seed, list(vocab), steps=body.max_tokens)
         data = round_floats(seen.to_json(top=body.top))
         data.update(object="inspection", model=model_id, sampler_config=chain.get_config())
         return JSONResponse(data)
