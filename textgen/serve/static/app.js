@@ -294,7 +294,19 @@ function drawStep(id, data, step) {
 
 // --- start ----------------------------------------------------------------------------------
 
+// One panel per chain, "a" and "b", from the page's template.
+function makePanels() {
+  const template = $("#panel-template");
+  for (const id of ["a", "b"]) {
+    const panel = template.content.firstElementChild.cloneNode(true);
+    panel.id = `panel-${id}`;
+    $("h2", panel).textContent = `Chain ${id.toUpperCase()}`;
+    $("#panels").append(panel);
+  }
+}
+
 async function init() {
+  makePanels();
   try {
     const models = await (await api("/v1/models")).json();
     $("#model-id").textContent = models.data[0].id;
