@@ -12,7 +12,7 @@ import sys
 import click
 from rich.console import Console
 
-console = Console()
+console = Console(soft_wrap=True)  # one-line messages stay one line (paths, names) at any width
 err_console = Console(stderr=True)
 
 

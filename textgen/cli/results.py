@@ -33,18 +33,21 @@ def report(run_dir: Path) -> None:
 @_debug_option
 def validate(spec_path: Path, overrides: tuple[str, ...]) -> None:
     """Check SPEC_PATH without running it: a spec, or a comparison file (one with `runs`)."""
+    from rich.markup import escape
+
     from textgen.spec.comparison import is_comparison_file, load_comparison
     from textgen.spec.overrides import load_with_overrides
 
     if is_comparison_file(spec_path):
         comparison = load_comparison([spec_path], overrides)
         names = ", ".join(f"{s.name} ({s.backbone.type})" for s in comparison.specs)
-        console.print(f"[green]ok[/] {spec_path}: comparison {comparison.name}, runs {names}")
+        console.print(f"[green]ok[/] {escape(str(spec_path))}: comparison {comparison.name}, "
+                      f"runs {names}")
         return
     spec = load_with_overrides(spec_path, overrides)
     chains = ", ".join(c.label() for c in spec.generation.chains())
-    console.print(f"[green]ok[/] {spec_path}: {spec.name}, backbone {spec.backbone.type}, "
-                  f"samplers {chains}")
+    console.print(f"[green]ok[/] {escape(str(spec_path))}: {spec.name}, "
+                  f"backbone {spec.backbone.type}, samplers {escape(chains)}")
 
 
 @cli.command()
