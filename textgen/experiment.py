@@ -106,7 +106,7 @@ def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False,
     chains = g.chains()
     rows = plan_rows(prompts, len(chains), g.num_samples, spec.seed, g.coupled)
     bind_vocabulary(chains, corpus.vocab)  # before the Decoder checks each chain
-    timer = CompileTimer(Decoder(model, chains))
+    timer = CompileTimer(Decoder(model, chains, jit_compile=g.jit_compile))
     start = time.perf_counter()
     with make_progress(console) as progress:
         task = progress.add_task("generate", total=len(rows), info="")
