@@ -79,9 +79,20 @@ def test_generate_shows_surprise(run_dir):
 def test_validate_accepts_every_shipped_experiment():
     for spec in sorted((ROOT / "experiments").glob("*.yaml")):
         result = CliRunner().invoke(cli, ["validate", str(spec)])
-        if spec.name == "compare_backbones.yaml":
-            continue  # a comparison file, validated by `textgen compare`
         assert result.exit_code == 0, (spec, result.output)
+
+
+def test_the_backbone_comparison_runs_the_two_15_minute_specs():
+    """compare_backbones.yaml's entries are nietzsche_fast.yaml and nietzsche_conv.yaml."""
+    from textgen.spec import load
+    from textgen.spec.comparison import load_comparison
+
+    runs = load_comparison([ROOT / "experiments" / "compare_backbones.yaml"], []).specs
+    for run, name in zip(runs, ["nietzsche_fast", "nietzsche_conv"], strict=True):
+        alone = load(ROOT / "experiments" / f"{name}.yaml")
+        for part in ("backbone", "training", "corpus"):
+            assert getattr(run, part) == getattr(alone, part), (name, part)
+        assert run.seed == alone.seed
 
 
 def test_a_new_sampler_sweep_reuses_a_trained_model(run_dir, tmp_path):
