@@ -119,3 +119,22 @@ def test_prompts_follow_the_corpus_preprocessing(run_dir):
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["prompt"] == "the river"
+
+
+def test_generate_prints_brackets_as_text_not_markup(tmp_path):
+    """A prompt or sample with "[...]" (Nietzsche's text has 87) is printed as written."""
+    corpus = tmp_path / "notes.txt"
+    corpus.write_text("see the note [see 2] and [/] the river. " * 60)
+    spec = yaml.safe_load(SMOKE.read_text())
+    spec["corpus"] = {"path": str(corpus), "val_fraction": 0.1}
+    spec["training"]["epochs"] = 1
+    spec["generation"].update(length=10, samplers=["greedy"])
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    run = CliRunner().invoke(cli, ["run", str(path), "--output-dir", str(tmp_path / "run")])
+    assert run.exit_code == 0, run.output
+    prompt = "[see 2] and [/] "
+    result = CliRunner().invoke(cli, ["generate", str(tmp_path / "run"), "--sampler", "greedy",
+                                      "--prompt", prompt, "--length", "10"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(prompt), result.output

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from textgen.cli import _debug_option, cli, console
 
@@ -80,12 +81,11 @@ def generate(run_dir: Path, stages: tuple[str, ...], temperature: float | None,
             elif show == "surprise":
                 console.print(surprise_text(s))
             else:
-                console.print(f"[dim]{s.prompt}[/]{s.text}", highlight=False)
+                console.print(f"[dim]{escape(s.prompt)}[/]{escape(s.text)}", highlight=False,
+                              soft_wrap=False)  # text, not markup: "[see 2]" stays; word-wrapped
                 console.print()
 
     if streamed and length > CHUNK and not stop and not decoder:  # print as it is decoded
-        from rich.markup import escape
-
         for i in range(num_samples):
             console.print(f"[dim]{escape(prompt)}[/]", end="", highlight=False)
             for piece in stream_text(engine, vocab, prompt, 0, seed + i, length,

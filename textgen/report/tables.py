@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from textgen.records import RunMetrics, Sample
 from textgen.report.columns import number as _num
@@ -38,7 +39,8 @@ def training_table(metrics: RunMetrics) -> Table:
 
 def grid_table(grid: Grid, wrap_last: bool = False) -> Table:
     """A rich table of a grid; ``wrap_last`` lets the last (text) column take the spare width."""
-    table = Table(title=grid.title, caption=grid.caption or None, caption_justify="left")
+    table = Table(title=grid.title, caption=Text(grid.caption) if grid.caption else None,
+                  caption_justify="left")
     last = len(grid.headers) - 1
     for i, (header, numeric) in enumerate(zip(grid.headers, grid.numeric, strict=True)):
         if wrap_last and i == last:
@@ -47,12 +49,12 @@ def grid_table(grid: Grid, wrap_last: bool = False) -> Table:
             table.add_column(header, justify="right" if numeric else "left",
                              style="bold cyan" if i == 0 else None, no_wrap=numeric,
                              overflow="fold")
-    for row in grid.rows:
-        table.add_row(*row)
+    for row in grid.rows:  # cells are text, never markup: samples and labels hold "[...]"
+        table.add_row(*map(Text, row))
     if grid.reference:
         table.rows[-1].end_section = True
         for row in grid.reference:
-            table.add_row(*row, style="italic")
+            table.add_row(*map(Text, row), style="italic")
     return table
 
 
