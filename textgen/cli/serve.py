@@ -56,14 +56,13 @@ def serve(run_dir: Path, host: str, port: int, api_key: str | None, max_tokens_c
             except SystemExit:  # uvicorn exits on a failed start after logging why
                 pass
             raise UsageError(f"textgen serve could not start on {host}:{port} (see above)")
-        if server.started:
-            sockets = [s for srv in server.servers for s in srv.sockets]
-            bound = sockets[0].getsockname()[1] if sockets else port
-            shown = f"[{host}]" if ":" in host else host
-            click.echo(f"textgen serve: {model_name(run_dir)} listening on "
-                       f"http://{shown}:{bound}/ (API at /v1, "
-                       f"{'API key required' if api_key else 'no API key'}); Ctrl-C stops",
-                       err=False)
+        sockets = [s for srv in server.servers for s in srv.sockets]
+        bound = sockets[0].getsockname()[1] if sockets else port
+        shown = f"[{host}]" if ":" in host else host
+        click.echo(f"textgen serve: {model_name(run_dir)} listening on "
+                   f"http://{shown}:{bound}/ (API at /v1, "
+                   f"{'API key required' if api_key else 'no API key'}); Ctrl-C stops",
+                   err=False)
         await task
 
     asyncio.run(main())

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from typing import Any
@@ -120,12 +120,9 @@ class Decoder:
         shards = self._shards(len(rows[0]))
         if shards == 1:
             return self._run(*rows, length, stops)
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="textgen-decode")
         p, s, seed = (np.split(a, shards) for a in rows)
-        outs = [f.result() for f in [self._pool.submit(self._run, p[i], s[i], seed[i], length,
-                                                       stops) for i in range(shards)]]
-        return Decoded.join(outs)
+        return Decoded.join(self._on_shards(
+            lambda i: self._run(p[i], s[i], seed[i], length, stops), shards))
 
     def stream(self, prompt_ids: np.ndarray, setting: np.ndarray, seeds: np.ndarray,
                length: int, chunk: int, stops: StopAutomaton | None = None
@@ -149,14 +146,16 @@ class Decoder:
                 self._check_health(setting_i, carries[i][-1])
                 return self._decoded(out)
 
-            if n == 1:
-                pieces = [piece(0)]
-            else:  # shards on their threads, as __call__ runs them (1.6x at 64 rows here)
-                if self._pool is None:
-                    self._pool = ThreadPoolExecutor(self.threads,
-                                                    thread_name_prefix="textgen-decode")
-                pieces = list(self._pool.map(piece, range(n)))
-            yield Decoded.join(pieces, keep=min(chunk, length - start))
+            yield Decoded.join(self._on_shards(piece, n), keep=min(chunk, length - start))
+
+    def _on_shards(self, work: Callable[[int], Decoded], shards: int) -> list[Decoded]:
+        """``work(i)`` for every shard: one on this thread, more on the decoding threads (rows
+        never interact; 1.6x at 64 rows here)."""
+        if shards == 1:
+            return [work(0)]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="textgen-decode")
+        return list(self._pool.map(work, range(shards)))
 
     def _rows(self, prompt_ids: np.ndarray, setting: np.ndarray,
               seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
