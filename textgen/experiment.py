@@ -12,10 +12,13 @@ from pathlib import Path
 from typing import cast
 
 import keras
+import numpy as np
 from rich.console import Console
 
 from textgen import rundir
 from textgen import spec as specs
+from textgen.baselines.mixture import NgramMix
+from textgen.baselines.ngram import max_order
 from textgen.corpus.prepare import Corpus, draw_prompts, prepare_corpus, prepare_prompt
 from textgen.corpus.vocab import CharVocab
 from textgen.errors import RunError
@@ -25,7 +28,7 @@ from textgen.generation.sampling import bind_vocabulary, generate, plan_rows
 from textgen.generation.timing import CompileTimer
 from textgen.metrics import TrainingIndex
 from textgen.metrics.sweep import summarize_sweep
-from textgen.model import build_model, parts
+from textgen.model import build_model, mixture_of, network, parts
 from textgen.plugins import registry
 from textgen.records import RunMetrics, Sample
 from textgen.report import tensorboard
@@ -33,19 +36,33 @@ from textgen.report.markdown import write_report
 from textgen.report.reference import corpus_reference, held_out_pieces
 from textgen.report.tables import print_run
 from textgen.samplers.base import SamplerChain
+from textgen.spec.errors import SpecError
 from textgen.spec.schema import Spec
 from textgen.training.callbacks import read_history
 from textgen.training.distribute import in_float32, is_chief, make_strategy, precision
 from textgen.training.dynamic import spec_dynamic_bpc
+from textgen.training.evaluate import held_out_bpc
 from textgen.training.memory import check_fits
 from textgen.training.progress import make_progress
 from textgen.training.trainer import TrainResult, train
 
 
-def build(spec: Spec, vocab_size: int) -> keras.Model:
+def build(spec: Spec, vocab_size: int, train_ids: np.ndarray | None = None) -> keras.Model:
+    """The spec's model; with ``spec.ngram`` it needs the training text's ``train_ids``."""
     backbone_cls = registry().backbone(spec.backbone.type)
     backbone = backbone_cls.from_params(spec.backbone.params, name="backbone")
-    return build_model(vocab_size, backbone, spec.backbone.embedding_dim)
+    mixture = None
+    if spec.ngram is not None:
+        if train_ids is None:
+            raise ValueError("a model with an n-gram mixture needs the training text's ids")
+        if spec.ngram.order > max_order(vocab_size):
+            raise SpecError.one(f"{spec.ngram.order} is too long for this corpus's "
+                                f"{vocab_size} symbols (n-gram codes must fit in 64 bits); "
+                                f"use at most {max_order(vocab_size)}", path="ngram.order")
+        mixture = NgramMix(vocab_size, spec.ngram.order, spec.ngram.weight, len(train_ids),
+                           name="ngram", dtype="float32")
+        mixture.set_text(train_ids)
+    return build_model(vocab_size, backbone, spec.backbone.embedding_dim, mixture)
 
 
 def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False,
@@ -71,7 +88,7 @@ def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False,
         result = reused
     else:
         with strategy.scope(), precision(spec.training.precision):
-            model = build(spec, len(corpus.vocab))
+            model = build(spec, len(corpus.vocab), corpus.train_ids)
         short = parts(model)[1].warn_if_short(spec.training.seq_len)
         if short:
             console.print(f"[yellow]warning:[/] {short}")
@@ -89,12 +106,16 @@ def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False,
     if not chief:
         console.print(f"Worker trained {result.epochs} epochs; the chief writes {run_dir}.")
         return None
-    model = in_float32(result.model, lambda: build(spec, len(corpus.vocab)))  # to generate
+    model = in_float32(result.model,  # to generate
+                       lambda: build(spec, len(corpus.vocab), corpus.train_ids))
     rundir.atomic_write(run_dir / rundir.MODEL, model.save)
     for trained_model in {id(m): m for m in (result.model, model)}.values():
         trained_model.train_function = trained_model.test_function = None  # compiled steps
     gc.collect()
     release_freed_memory()  # training's freed pages: each later stage's peak stacks on the rest
+    val_bpc_network = None if mixture_of(model) is None else held_out_bpc(
+        network(model), corpus.scoring_ids, spec.evaluation.context, spec.evaluation.stride,
+        spec.evaluation.batch_size)
     val_bpc_dynamic = spec_dynamic_bpc(model, corpus.train_ids, corpus.scoring_ids,
                                        spec.evaluation, spec.seed)  # weights restored after
 
@@ -126,6 +147,7 @@ def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False,
         name=spec.name,
         val_bpc=last.get("val_bpc"),
         val_bpc_dynamic=val_bpc_dynamic,
+        val_bpc_network=val_bpc_network,
         best_val_bpc=min((r["val_bpc"] for r in result.history), default=None),
         epochs=result.epochs,
         train_seconds=result.seconds,

@@ -1,7 +1,8 @@
-"""The character model: ids -> embedding (or one-hot) -> backbone -> logits over the vocabulary.
+"""The character model: ids -> embedding (or one-hot) -> backbone -> logits over the vocabulary,
+optionally interpolated with a Kneser-Ney n-gram of the training text (``NgramMix``).
 
-One functional Keras model serves training, scoring and saving; generation reuses its layers
-one step at a time through :func:`step_logits`.
+One functional Keras model serves scoring and saving; training fits the network alone (its
+``head``); generation reuses the layers one step at a time through :func:`step_logits`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import keras
 from keras import ops
 
 from textgen.backbones.base import Backbone, Cache
+from textgen.baselines.mixture import NgramMix
 
 
 @keras.saving.register_keras_serializable(package="textgen")
@@ -43,8 +45,10 @@ class TakeLast(keras.layers.Layer):
         return (input_shape[0], *tuple(input_shape)[2:])
 
 
-def build_model(vocab_size: int, backbone: Backbone, embedding_dim: int | None) -> keras.Model:
-    """The full model; ``embedding_dim=None`` feeds one-hot vectors as the seed does."""
+def build_model(vocab_size: int, backbone: Backbone, embedding_dim: int | None,
+                mixture: NgramMix | None = None) -> keras.Model:
+    """The full model; ``embedding_dim=None`` feeds one-hot vectors as the seed does, and a
+    ``mixture`` interpolates the network's output with an n-gram's."""
     ids = keras.Input(shape=(None,), dtype="int32", name="ids")
     if embedding_dim is None:
         x = OneHot(vocab_size, name="embed")(ids)
@@ -52,14 +56,29 @@ def build_model(vocab_size: int, backbone: Backbone, embedding_dim: int | None) 
         x = keras.layers.Embedding(vocab_size, embedding_dim, name="embed")(ids)
     x = backbone(x)
     logits = keras.layers.Dense(vocab_size, name="head", dtype="float32")(x)
+    if mixture is not None:
+        logits = mixture(logits, ids)
     return keras.Model(ids, logits, name="char_model")
+
+
+def with_mixture(network: keras.Model, mixture: NgramMix) -> keras.Model:
+    """``network`` (ids -> logits) with ``mixture`` on its output, sharing its layers."""
+    return keras.Model(network.input, mixture(network.output, network.input), name="char_model")
+
+
+def network(model: keras.Model) -> keras.Model:
+    """The model without its n-gram mixture (itself if it has none): what training fits."""
+    if mixture_of(model) is None:
+        return model
+    return keras.Model(model.input, model.get_layer("head").output, name="char_network")
 
 
 def training_model(model: keras.Model, target: str) -> keras.Model:
     """``target='all'`` trains every position; ``'last'`` only the window's last (the seed)."""
+    net = network(model)
     if target == "all":
-        return model
-    return keras.Model(model.input, TakeLast(name="last")(model.output), name="char_model_last")
+        return net
+    return keras.Model(net.input, TakeLast(name="last")(net.output), name="char_model_last")
 
 
 def parts(model: keras.Model) -> tuple[keras.layers.Layer, Backbone, keras.layers.Layer]:
@@ -68,9 +87,31 @@ def parts(model: keras.Model) -> tuple[keras.layers.Layer, Backbone, keras.layer
     return model.get_layer("embed"), backbone, model.get_layer("head")
 
 
+def mixture_of(model: keras.Model) -> NgramMix | None:
+    """The model's n-gram mixture layer, if it has one."""
+    return next((layer for layer in model.layers if isinstance(layer, NgramMix)), None)
+
+
+def initial_cache(model: keras.Model, batch_size: Any) -> Cache:
+    """What :func:`step_logits` starts from: the backbone's cache, then (with a mixture) the
+    n-gram's history of ids, -1 before the first."""
+    cache = parts(model)[1].initial_cache(batch_size)
+    mixture = mixture_of(model)
+    if mixture is None:
+        return cache
+    return (*cache, ops.full((batch_size, mixture.order - 1), -1, dtype="int32"))
+
+
 def step_logits(model: keras.Model, ids: Any, cache: Cache) -> tuple[Any, Cache]:
     """Next-character logits ``[batch, vocab]`` after feeding ``ids`` ``[batch]``."""
     embed, backbone, head = parts(model)
+    mixture = mixture_of(model)
+    own = cache if mixture is None else cache[:-1]
     x = embed(ops.expand_dims(ids, 1))[:, 0]
-    features, cache = backbone.step(x, cache)
-    return head(features), cache
+    features, own = backbone.step(x, own)
+    logits = head(features)
+    if mixture is None:
+        return logits, own
+    history = ops.concatenate([cache[-1][:, 1:], ops.expand_dims(ops.cast(ids, "int32"), 1)],
+                              axis=1)
+    return mixture.mix(logits, history), (*own, history)

@@ -102,6 +102,7 @@ class RunMetrics(BaseModel):
     generation_chars_per_second: float | None = None
     generation_compile_seconds: float | None = None  # issue 17
     val_bpc_dynamic: float | None = None             # issue 15
+    val_bpc_network: float | None = None  # issue 15: the network alone, when ngram mixes it
     diverged: str | None = None
     settings: list[SettingSummary] = Field(default_factory=list)
     corpus_char_entropy: dict[str, float | None] | None = None

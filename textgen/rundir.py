@@ -117,6 +117,7 @@ def load_trained(run_dir: Path, vocab: CharVocab | None = None
     """
     import keras
 
+    import textgen.model  # noqa: F401  (registers the model's own layers with Keras)
     from textgen.corpus.vocab import CharVocab
 
     run_dir = Path(run_dir)

@@ -78,6 +78,39 @@ def _lookups(keys: np.ndarray, query: np.ndarray, *values: np.ndarray) -> list[n
     return [np.where(found, v[i], 0) for v in values]
 
 
+def max_order(vocab_size: int) -> int:
+    """The longest n-grams whose codes fit in an int64 for this vocabulary."""
+    return int(62 / math.log2(max(vocab_size, 2)))
+
+
+def check_order(order: int, vocab_size: int) -> None:
+    if order < 1:
+        raise ValueError(f"n-gram order must be at least 1, got {order}")
+    if order > max_order(vocab_size):
+        raise ValueError(f"order {order} is too long for a {vocab_size}-character vocabulary "
+                         f"(codes must fit in 64 bits); use order <= {max_order(vocab_size)}")
+
+
+def count_levels(ids: np.ndarray, vocab_size: int, order: int) -> list[_Level]:
+    """Every level's counts for a text of ids (unigrams first): raw counts at the top level,
+    continuation counts below it."""
+    check_order(order, vocab_size)
+    v, ids = vocab_size, np.asarray(ids, dtype=np.int64)
+    raw_keys: list[tuple[np.ndarray, np.ndarray]] = []
+    codes = np.zeros(len(ids), dtype=np.int64)
+    for k in range(1, order + 1):  # codes of every k-gram, by extending the (k-1)-grams
+        codes = codes[: len(ids) - k + 1] * v + ids[k - 1:]
+        raw_keys.append(np.unique(codes, return_counts=True))
+    levels = []
+    for k in range(1, order + 1):
+        if k == order:
+            keys, counts = raw_keys[k - 1]
+        else:  # continuation counts: distinct characters seen before each k-gram
+            keys, counts = np.unique(raw_keys[k][0] % v**k, return_counts=True)
+        levels.append(_level(keys, counts, v))
+    return levels
+
+
 class KneserNey:
     """A fitted character n-gram model; build it with :meth:`fit`."""
 
@@ -100,27 +133,8 @@ class KneserNey:
         chars = sorted(set(text) | set(vocab or ()))
         if not chars:
             raise ValueError("cannot fit an n-gram model to an empty text")
-        if order < 1:
-            raise ValueError(f"n-gram order must be at least 1, got {order}")
-        v = len(chars)
-        if order * math.log2(max(v, 2)) > 62:
-            raise ValueError(f"order {order} is too long for a {v}-character vocabulary "
-                             f"(codes must fit in 64 bits); use order <= {int(62 / math.log2(v))}")
         model = cls(chars, order, [])
-        ids = model.encode(text).astype(np.int64)
-        raw_keys: list[tuple[np.ndarray, np.ndarray]] = []
-        codes = np.zeros(len(ids), dtype=np.int64)
-        for k in range(1, order + 1):  # codes of every k-gram, by extending the (k-1)-grams
-            codes = codes[: len(ids) - k + 1] * v + ids[k - 1:]
-            raw_keys.append(np.unique(codes, return_counts=True))
-        levels = []
-        for k in range(1, order + 1):
-            if k == order:
-                keys, counts = raw_keys[k - 1]
-            else:  # continuation counts: distinct characters seen before each k-gram
-                keys, counts = np.unique(raw_keys[k][0] % v**k, return_counts=True)
-            levels.append(_level(keys, counts, v))
-        model._levels = levels
+        model._levels = count_levels(model.encode(text), len(chars), order)
         return model
 
     @property

@@ -31,7 +31,7 @@ import tensorflow as tf
 
 from textgen.generation.noise import uniform
 from textgen.generation.stops import StopAutomaton
-from textgen.model import parts, step_logits
+from textgen.model import initial_cache, step_logits
 
 Cache = tuple[Any, ...]
 StepFn = Callable[[Any, Cache], tuple[Any, Cache]]
@@ -96,8 +96,8 @@ class BeamDecoder:
 
     @classmethod
     def for_model(cls, model: keras.Model, **settings: Any) -> BeamDecoder:
-        backbone = parts(model)[1]
-        return cls(lambda ids, cache: step_logits(model, ids, cache), backbone.initial_cache,
+        return cls(lambda ids, cache: step_logits(model, ids, cache),
+                   lambda rows: initial_cache(model, rows),
                    int(model.output_shape[-1]), **settings)
 
     def __call__(self, prompt_ids: np.ndarray, seeds: np.ndarray, length: int,

@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from textgen.generation.noise import gumbel
 from textgen.generation.stops import StopAutomaton
-from textgen.model import parts, step_logits
+from textgen.model import initial_cache, step_logits
 from textgen.samplers.base import SamplerChain, entropy_bits
 from textgen.samplers.noise import stage_uniform
 
@@ -217,8 +217,7 @@ class Decoder:
         """Prefill all but the prompt's last id: the carry ``(token, cache, states, stop
         state, done)`` that decoding starts from."""
         batch = tf.shape(prompt)[0]
-        _, backbone, _ = parts(self.model)
-        cache = backbone.initial_cache(batch)
+        cache = initial_cache(self.model, batch)
 
         def prefill(i, cache):
             _, cache = step_logits(self.model, prompt[:, i], cache)

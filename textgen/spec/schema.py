@@ -72,6 +72,16 @@ class BackboneSpec(BaseModel):
         return None if self.embedding == "onehot" else int(self.embedding)
 
 
+class NgramSpec(Section):
+    """Interpolate the network with a Kneser-Ney n-gram of the training text (the model then
+    samples and scores ``weight * p_network + (1 - weight) * p_ngram``; training fits the
+    network alone)."""
+
+    order: int = Field(7, ge=2, le=10, description="characters per n-gram (context order - 1)")
+    weight: float = Field(0.75, gt=0, lt=1, allow_inf_nan=False,
+                          description="the network's share of the mixture")
+
+
 class OptimizerSpec(Section):
     name: Literal["rmsprop", "adam", "adamw", "sgd"] = "adam"
     learning_rate: float = Field(2e-3, gt=0, allow_inf_nan=False)
@@ -222,6 +232,8 @@ class Spec(Section):
     seed: int = Field(1337, ge=0, description="seeds weights, shuffling, prompts and samples")
     corpus: CorpusSpec
     backbone: BackboneSpec = BackboneSpec()
+    ngram: NgramSpec | None = Field(None, description="mix the network with an n-gram "
+                                                      "(off by default)")
     training: TrainingSpec = TrainingSpec()
     evaluation: EvaluationSpec = EvaluationSpec()
     generation: GenerationSpec = GenerationSpec()

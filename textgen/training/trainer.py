@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from textgen import rundir
 from textgen.corpus.dataset import steps_per_epoch, training_dataset
-from textgen.model import training_model
+from textgen.model import mixture_of, network, training_model, with_mixture
 from textgen.spec.schema import OptimizerSpec, Spec
 from textgen.training import distribute
 from textgen.training.callbacks import (
@@ -93,8 +93,10 @@ def train(spec: Spec, model: keras.Model, train_ids: np.ndarray, scoring_ids: np
     with strategy.scope():
         if resume and done:
             fitted = keras.models.load_model(run_dir / rundir.CHECKPOINT)
-            model = fitted if t.target == "all" else keras.Model(
+            net = fitted if t.target == "all" else keras.Model(
                 fitted.input, fitted.get_layer("head").output)
+            mixture = mixture_of(model)
+            model = net if mixture is None else with_mixture(net, mixture)
         else:
             fitted = training_model(model, t.target)
             fitted.compile(optimizer=make_optimizer(t.optimizer, steps * t.epochs),
@@ -127,5 +129,5 @@ def train(spec: Spec, model: keras.Model, train_ids: np.ndarray, scoring_ids: np
     if divergence.problem and history:
         # Roll back to the last good epoch: its checkpoint is complete by construction.
         good = keras.models.load_model(out / rundir.CHECKPOINT)
-        result.model.set_weights(good.get_weights())
+        network(result.model).set_weights(good.get_weights())
     return result
