@@ -147,3 +147,15 @@ def test_an_order_too_long_for_the_vocabulary_names_the_field(tmp_path):
     result = CliRunner().invoke(cli, ["run", str(path), "--output-dir", str(tmp_path / "run")])
     assert result.exit_code == 2, result.output
     assert "ngram.order" in result.output and "at most 7" in result.output
+
+
+def test_held_out_scoring_agrees_with_the_layers_own_distributions():
+    from textgen.corpus.dataset import scoring_windows
+    from textgen.training.evaluate import held_out_bpc
+
+    model = mixed_model(weight=0.7, order=3)
+    ids = ids_of("a dead cab a bad bee a cab " * 3)
+    x, y, mask = scoring_windows(ids, 6, 10)
+    logp = tf.gather(model(x), y, batch_dims=2).numpy()
+    expected = -(logp * mask).sum() / mask.sum() / math.log(2)
+    assert held_out_bpc(model, ids, 6, 10, batch_size=3) == pytest.approx(expected, rel=1e-5)

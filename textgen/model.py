@@ -70,7 +70,11 @@ def network(model: keras.Model) -> keras.Model:
     """The model without its n-gram mixture (itself if it has none): what training fits."""
     if mixture_of(model) is None:
         return model
-    return keras.Model(model.input, model.get_layer("head").output, name="char_network")
+    net = getattr(model, "_textgen_network", None)
+    if net is None:  # one per model: a scorer traced for it is kept on it
+        net = keras.Model(model.input, model.get_layer("head").output, name="char_network")
+        model._textgen_network = net
+    return net
 
 
 def training_model(model: keras.Model, target: str) -> keras.Model:

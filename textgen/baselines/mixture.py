@@ -21,7 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from textgen.baselines.ngram import check_order, count_levels
+from textgen.baselines.ngram import check_order, count_levels, probability
 
 
 class NgramTables:
@@ -66,9 +66,24 @@ class NgramTables:
         return p
 
 
+def _search(keys: tf.Tensor, query: tf.Tensor) -> tf.Tensor:
+    """``tf.searchsorted(keys, query)`` (left) as a fixed number of halvings: XLA lowers
+    searchsorted by comparing every query with every key (90 GB for the held-out text)."""
+    n = int(keys.shape[0])
+
+    def halve(i, lo, hi):
+        mid = (lo + hi) // 2
+        below = tf.gather(keys, tf.minimum(mid, n - 1)) < query
+        return i + 1, tf.where(below, mid + 1, lo), tf.where(below, hi, mid)
+
+    lo, hi = tf.zeros_like(query, dtype=tf.int32), tf.fill(tf.shape(query), n)
+    _, lo, _ = tf.while_loop(lambda i, lo, hi: i < max(n, 1).bit_length(), halve, (0, lo, hi))
+    return lo
+
+
 def _lookups(keys: tf.Tensor, query: tf.Tensor, *values: tf.Tensor) -> list[tf.Tensor]:
     """Each of ``values`` at the positions of ``query`` in sorted ``keys``; 0 where absent."""
-    i = tf.minimum(tf.searchsorted(keys, query), tf.size(keys) - 1)
+    i = tf.minimum(_search(keys, query), tf.size(keys) - 1)
     found = tf.gather(keys, i) == query
     return [tf.where(found, tf.gather(v, i), 0.0) for v in values]
 
@@ -77,7 +92,7 @@ def _rows(keys: tf.Tensor, counts: tf.Tensor, first: tf.Tensor, v: int,
           rows: tf.Tensor) -> tf.Tensor:
     """``[n, v]`` counts of the codes ``first[j] + w`` for every w: the n-grams sharing a
     context lie side by side in the sorted ``keys``, so one search finds each row's run."""
-    start = tf.searchsorted(keys, first)
+    start = _search(keys, first)
     at = start[:, None] + tf.range(v, dtype=start.dtype)[None, :]
     past = at >= tf.size(keys, out_type=at.dtype)
     at = tf.where(past, 0, at)
@@ -107,6 +122,7 @@ class NgramMix(keras.layers.Layer):
         self.vocab_size, self.order, self.weight = int(vocab_size), int(order), float(weight)
         self.text_length = int(text_length)
         self.tables: NgramTables | None = None
+        self._levels: list | None = None  # NumPy counts, for scoring known next characters
         self.text = self.add_weight(name="text", shape=(self.text_length,), dtype="int32",
                                     initializer="zeros", trainable=False)
 
@@ -117,11 +133,22 @@ class NgramMix(keras.layers.Layer):
             raise ValueError(f"the mixture was built for a {self.text_length}-character text, "
                              f"got {ids.shape}")
         self.text.assign(ids)
-        self.tables = NgramTables(ids, self.vocab_size, self.order)
+        self.tables, self._levels = NgramTables(ids, self.vocab_size, self.order), None
 
     def load_own_variables(self, store: Any) -> None:
         super().load_own_variables(store)
         self.tables = NgramTables(np.asarray(self.text.numpy()), self.vocab_size, self.order)
+        self._levels = None
+
+    def next_probs(self, ids: np.ndarray, start: int) -> np.ndarray:
+        """The n-gram's probability of each of ``ids[start:]`` given the ids before it, in
+        NumPy: scoring a known text needs one entry a character, not a whole distribution."""
+        if self._levels is None:
+            self._levels = count_levels(np.asarray(self.text.numpy()), self.vocab_size,
+                                        self.order)
+        ids = np.asarray(ids, dtype=np.int64)
+        positions = np.arange(start, len(ids))
+        return probability(self._levels, self.vocab_size, ids, positions, ids[positions])
 
     def history(self, ids: Any) -> Any:
         """``[batch, time, order - 1]``: the ids up to each position, most recent last."""

@@ -111,6 +111,28 @@ def count_levels(ids: np.ndarray, vocab_size: int, order: int) -> list[_Level]:
     return levels
 
 
+def probability(levels: Sequence[_Level], vocab_size: int, ids: np.ndarray,
+                positions: np.ndarray, nexts: np.ndarray) -> np.ndarray:
+    """P(nexts[j] | ids before positions[j]) for every j, mixing all levels bottom-up."""
+    v = vocab_size
+    p = np.full(len(positions), 1.0 / v)
+    ctx = np.zeros(len(positions), dtype=np.int64)  # code of the k-1 characters before
+    for k, lv in enumerate(levels, start=1):
+        if k > 1:  # prepend the next older character to every context
+            older = positions - (k - 1)
+            valid = older >= 0
+            older_ids = ids[np.maximum(older, 0)] if len(ids) else np.zeros_like(older)
+            ctx = ctx + np.where(valid, older_ids, 0) * v ** (k - 2)
+        else:
+            valid = np.ones(len(positions), dtype=bool)
+        total, backoff = _lookups(lv.ctx_keys, ctx, lv.ctx_total, lv.ctx_backoff)
+        count = _lookup(lv.keys, lv.counts, ctx * v + nexts)
+        kept = np.maximum(count - lv.discounts[np.minimum(count, 3)], 0.0)
+        seen = valid & (total > 0)
+        p = np.where(seen, (kept + backoff * p) / np.where(seen, total, 1.0), p)
+    return p
+
+
 class KneserNey:
     """A fitted character n-gram model; build it with :meth:`fit`."""
 
@@ -159,24 +181,7 @@ class KneserNey:
 
     def _probability(self, ids: np.ndarray, positions: np.ndarray,
                      nexts: np.ndarray) -> np.ndarray:
-        """P(nexts[j] | ids before positions[j]) for every j, mixing all levels bottom-up."""
-        v = self.vocab_size
-        p = np.full(len(positions), 1.0 / v)
-        ctx = np.zeros(len(positions), dtype=np.int64)  # code of the k-1 characters before
-        for k, lv in enumerate(self._levels, start=1):
-            if k > 1:  # prepend the next older character to every context
-                older = positions - (k - 1)
-                valid = older >= 0
-                older_ids = ids[np.maximum(older, 0)] if len(ids) else np.zeros_like(older)
-                ctx = ctx + np.where(valid, older_ids, 0) * v ** (k - 2)
-            else:
-                valid = np.ones(len(positions), dtype=bool)
-            total, backoff = _lookups(lv.ctx_keys, ctx, lv.ctx_total, lv.ctx_backoff)
-            count = _lookup(lv.keys, lv.counts, ctx * v + nexts)
-            kept = np.maximum(count - lv.discounts[np.minimum(count, 3)], 0.0)
-            seen = valid & (total > 0)
-            p = np.where(seen, (kept + backoff * p) / np.where(seen, total, 1.0), p)
-        return p
+        return probability(self._levels, self.vocab_size, ids, positions, nexts)
 
     def bits(self, text: str, context: str = "") -> np.ndarray:
         """Bits (-log2 p) of each character of ``text``, given ``context`` before it."""
