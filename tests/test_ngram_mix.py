@@ -159,3 +159,16 @@ def test_held_out_scoring_agrees_with_the_layers_own_distributions():
     logp = tf.gather(model(x), y, batch_dims=2).numpy()
     expected = -(logp * mask).sum() / mask.sum() / math.log(2)
     assert held_out_bpc(model, ids, 6, 10, batch_size=3) == pytest.approx(expected, rel=1e-5)
+
+
+def test_dynamic_evaluation_of_a_mixture_scores_its_first_segment_as_static():
+    from textgen.training.dynamic import dynamic_scores
+    from textgen.training.evaluate import held_out_bpc
+
+    model = mixed_model(weight=0.7, order=3)
+    ids = ids_of("a dead cab a bad bee a cab " * 4)
+    nats, counts = dynamic_scores(model, ids, ids_of(TEXT), 6, segment=10, stride=10,
+                                  calibration_windows=2)
+    first = held_out_bpc(model, ids[:6 + 10], 6, 10, batch_size=1)
+    assert nats[0] / counts[0] / math.log(2) == pytest.approx(first, rel=1e-5)
+    assert model(ids[None]).shape == (1, len(ids), len(CHARS))  # weights restored, still mixed

@@ -39,13 +39,21 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from textgen.baselines.mixture import NgramMix
 from textgen.corpus.dataset import scoring_windows
+from textgen.model import mixture_of, network
 from textgen.spec.schema import EvaluationSpec
 
 
-def _loss(model: keras.Model, x: tf.Tensor, y: tf.Tensor, mask: tf.Tensor) -> tuple:
+def _loss(model: keras.Model, x: tf.Tensor, y: tf.Tensor, mask: tf.Tensor,
+          ngram: tuple[float, tf.Tensor] | None = None) -> tuple:
+    """Masked nats, count and mean; with ``ngram`` = (the network's weight, the n-gram's
+    probability of each ``y``) the nats are the mixture's."""
     logits = tf.cast(model(x, training=False), tf.float32)
     nll = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
+    if ngram is not None:
+        weight, p = ngram
+        nll = -tf.math.log(weight * tf.exp(-nll) + (1.0 - weight) * p)
     nats, count = tf.reduce_sum(nll * mask), tf.reduce_sum(mask)
     return nats, count, nats / tf.maximum(count, 1.0)
 
@@ -97,10 +105,11 @@ def dynamic_scores(model: keras.Model, ids: np.ndarray, train_ids: np.ndarray, c
         raise ValueError(f"the dynamic segment ({segment}) must be a multiple of its stride "
                          f"({stride})")
     per_update = segment // stride
-    weights = model.trainable_weights
+    mixture, net = mixture_of(model), network(model)
+    weights = net.trainable_weights
     static = [tf.identity(w) for w in weights]
-    try:
-        ms = mean_square_gradients(model, train_ids, context, stride, per_update,
+    try:  # calibrated on the network's own loss: the n-gram has seen the training text
+        ms = mean_square_gradients(net, train_ids, context, stride, per_update,
                                    calibration_windows, seed)
         rms = [tf.sqrt(m) for m in ms]
         mean_rms = tf.add_n([tf.reduce_sum(r) for r in rms]) / sum(int(tf.size(r)) for r in rms)
@@ -109,28 +118,41 @@ def dynamic_scores(model: keras.Model, ids: np.ndarray, train_ids: np.ndarray, c
         scale = [learning_rate / (r + mean_rms) for r in rms]
 
         @tf.function
-        def score_then_adapt(x, y, mask):
+        def score_then_adapt(x, y, mask, p_ngram):
             with tf.GradientTape() as tape:
-                nats, count, loss = _loss(model, x, y, mask)
+                nats, count, loss = _loss(net, x, y, mask, None if mixture is None
+                                          else (mixture.weight, p_ngram))
             grads = _dense(tape.gradient(loss, weights))
             for w, g, s, p, w0 in zip(weights, grads, scale, pull, static, strict=True):
                 w.assign_sub(s * g - p * (w0 - w))
             return nats, count
 
         x, y, mask = scoring_windows(ids, context, stride)
+        p_ngram = _ngram_probs(mixture, ids, len(x), context + stride, stride)
         pad = -len(x) % per_update  # whole batches: one traced shape; padding scores nothing
-        x, y = (np.concatenate([a, np.zeros((pad, a.shape[1]), a.dtype)]) for a in (x, y))
-        mask = np.concatenate([mask, np.zeros((pad, mask.shape[1]), mask.dtype)])
+        x, y, mask, p_ngram = (np.concatenate([a, np.zeros((pad, a.shape[1]), a.dtype)])
+                               for a in (x, y, mask, p_ngram))
         updates = len(x) // per_update
         nats, counts = np.zeros(updates), np.zeros(updates)
         for k in range(updates):
             rows = slice(k * per_update, (k + 1) * per_update)
-            n, c = score_then_adapt(x[rows], y[rows], mask[rows])
+            n, c = score_then_adapt(x[rows], y[rows], mask[rows], p_ngram[rows])
             nats[k], counts[k] = float(n), float(c)
         return nats, counts
     finally:
         for w, w0 in zip(weights, static, strict=True):
             w.assign(w0)
+
+
+def _ngram_probs(mixture: NgramMix | None, ids: np.ndarray, windows: int, width: int,
+                 stride: int) -> np.ndarray:
+    """``[windows, width - 1]``: the n-gram's probability of each target of
+    :func:`scoring_windows` (the weights never change it, so it is looked up once); ones
+    without a mixture or past the text."""
+    p = np.ones(windows * stride + width, np.float32)
+    if mixture is not None:
+        p[1:len(ids)] = mixture.next_probs(ids, 1)
+    return p[np.arange(windows)[:, None] * stride + np.arange(1, width)[None, :]]
 
 
 def dynamic_bpc(model: keras.Model, ids: np.ndarray, train_ids: np.ndarray, context: int,
