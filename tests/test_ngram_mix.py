@@ -172,3 +172,9 @@ def test_dynamic_evaluation_of_a_mixture_scores_its_first_segment_as_static():
     first = held_out_bpc(model, ids[:6 + 10], 6, 10, batch_size=1)
     assert nats[0] / counts[0] / math.log(2) == pytest.approx(first, rel=1e-5)
     assert model(ids[None]).shape == (1, len(ids), len(CHARS))  # weights restored, still mixed
+
+
+def test_a_mixture_without_its_text_says_so():
+    mixture = NgramMix(len(CHARS), 3, 0.5, 10)
+    with pytest.raises(ValueError, match="no training text"):
+        mixture.next_probs(ids_of("abc"), 1)

@@ -35,11 +35,8 @@ class NgramTables:
         for lv in count_levels(ids, vocab_size, order):
             if not len(lv.keys):  # a text shorter than the order: no longer n-grams either
                 break
-            self.levels.append((
-                tf.constant(lv.keys), tf.constant(lv.counts.astype(np.float32)),
-                tf.constant(lv.ctx_keys), tf.constant(lv.ctx_total.astype(np.float32)),
-                tf.constant(lv.ctx_backoff.astype(np.float32)),
-                tf.constant(lv.discounts.astype(np.float32))))
+            self.levels.append((tf.constant(lv.keys), tf.constant(lv.counts.astype(np.float32)),
+                                tf.constant(lv.discounts.astype(np.float32))))
 
     def probs(self, history: tf.Tensor) -> tf.Tensor:
         """``history`` ``[n, order - 1]`` int32 ids, most recent last, -1 before the text ->
@@ -50,19 +47,19 @@ class NgramTables:
         ctx = tf.zeros([n], tf.int64)
         valid = tf.ones([n], tf.bool)
         rows = tf.range(n, dtype=tf.int64)[:, None] * v
-        for k, (keys, counts, ctx_keys, ctx_total, ctx_backoff, discounts) in enumerate(
-                self.levels, start=1):
+        for k, (keys, counts, discounts) in enumerate(self.levels, start=1):
             if k > 1:  # prepend the next older character to every context
                 older = tf.cast(history[:, -(k - 1)], tf.int64)
                 valid &= older >= 0
                 ctx += tf.where(valid, older, 0) * v ** (k - 2)
-            total, backoff = _lookups(ctx_keys, ctx, ctx_total, ctx_backoff)
             count = _rows(keys, counts, ctx * v, v, rows)
-            kept = tf.maximum(count - tf.gather(discounts, tf.cast(tf.minimum(count, 3.0),
-                                                                   tf.int32)), 0.0)
-            seen = (valid & (total > 0))[:, None]
-            p = tf.where(seen, (kept + backoff[:, None] * p)
-                         / tf.where(seen, total[:, None], 1.0), p)
+            # C(h) and D1 N1(h.) + D2 N2(h.) + D3 N3+(h.) are sums over the context's row
+            discount = tf.gather(discounts, tf.cast(tf.minimum(count, 3.0), tf.int32))
+            total = tf.reduce_sum(count, axis=1, keepdims=True)
+            backoff = tf.reduce_sum(discount, axis=1, keepdims=True)
+            seen = valid[:, None] & (total > 0)
+            p = tf.where(seen, (tf.maximum(count - discount, 0.0) + backoff * p)
+                         / tf.where(seen, total, 1.0), p)
         return p
 
 
@@ -79,13 +76,6 @@ def _search(keys: tf.Tensor, query: tf.Tensor) -> tf.Tensor:
     lo, hi = tf.zeros_like(query, dtype=tf.int32), tf.fill(tf.shape(query), n)
     _, lo, _ = tf.while_loop(lambda i, lo, hi: i < max(n, 1).bit_length(), halve, (0, lo, hi))
     return lo
-
-
-def _lookups(keys: tf.Tensor, query: tf.Tensor, *values: tf.Tensor) -> list[tf.Tensor]:
-    """Each of ``values`` at the positions of ``query`` in sorted ``keys``; 0 where absent."""
-    i = tf.minimum(_search(keys, query), tf.size(keys) - 1)
-    found = tf.gather(keys, i) == query
-    return [tf.where(found, tf.gather(v, i), 0.0) for v in values]
 
 
 def _rows(keys: tf.Tensor, counts: tf.Tensor, first: tf.Tensor, v: int,
@@ -121,8 +111,8 @@ class NgramMix(keras.layers.Layer):
                              f"{weight}")
         self.vocab_size, self.order, self.weight = int(vocab_size), int(order), float(weight)
         self.text_length = int(text_length)
-        self.tables: NgramTables | None = None
-        self._levels: list | None = None  # NumPy counts, for scoring known next characters
+        self._tables: NgramTables | None = None  # counted on first use: training needs none
+        self._has_text = False
         self.text = self.add_weight(name="text", shape=(self.text_length,), dtype="int32",
                                     initializer="zeros", trainable=False)
 
@@ -133,22 +123,34 @@ class NgramMix(keras.layers.Layer):
             raise ValueError(f"the mixture was built for a {self.text_length}-character text, "
                              f"got {ids.shape}")
         self.text.assign(ids)
-        self.tables, self._levels = NgramTables(ids, self.vocab_size, self.order), None
+        self._tables, self._has_text = None, True
 
     def load_own_variables(self, store: Any) -> None:
         super().load_own_variables(store)
-        self.tables = NgramTables(np.asarray(self.text.numpy()), self.vocab_size, self.order)
-        self._levels = None
+        self._tables, self._has_text = None, True
+
+    def _text_ids(self) -> np.ndarray:
+        if not self._has_text:
+            raise ValueError("the n-gram mixture has no training text: call set_text first")
+        with tf.init_scope():  # eager even while a tf.function is being traced
+            return np.asarray(self.text.numpy())
+
+    @property
+    def tables(self) -> NgramTables:
+        """The counts as tensors, for whole next-character distributions."""
+        if self._tables is None:
+            ids = self._text_ids()
+            with tf.init_scope():  # constants outside any graph being traced
+                self._tables = NgramTables(ids, self.vocab_size, self.order)
+        return self._tables
 
     def next_probs(self, ids: np.ndarray, start: int) -> np.ndarray:
         """The n-gram's probability of each of ``ids[start:]`` given the ids before it, in
         NumPy: scoring a known text needs one entry a character, not a whole distribution."""
-        if self._levels is None:
-            self._levels = count_levels(np.asarray(self.text.numpy()), self.vocab_size,
-                                        self.order)
+        levels = count_levels(self._text_ids(), self.vocab_size, self.order)
         ids = np.asarray(ids, dtype=np.int64)
-        positions = np.arange(start, len(ids))
-        return probability(self._levels, self.vocab_size, ids, positions, ids[positions])
+        positions = np.arange(start, len(ids))  # counted again each time (~0.1 s): no 15-55 MB kept
+        return probability(levels, self.vocab_size, ids, positions, ids[positions])
 
     def history(self, ids: Any) -> Any:
         """``[batch, time, order - 1]``: the ids up to each position, most recent last."""
@@ -160,8 +162,6 @@ class NgramMix(keras.layers.Layer):
     def mix(self, logits: Any, history: Any) -> Any:
         """Log-probabilities ``[n, vocab]`` from the network's ``logits`` ``[n, vocab]`` and
         the n-gram's view ``history`` ``[n, order - 1]``."""
-        if self.tables is None:
-            raise ValueError("the n-gram mixture has no training text: call set_text first")
         ngram = self.tables.probs(history)
         network = tf.nn.log_softmax(tf.cast(logits, tf.float32))
         return tf.reduce_logsumexp(tf.stack([network + math.log(self.weight),
