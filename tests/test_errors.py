@@ -62,6 +62,16 @@ def test_a_bug_is_reported_as_one_and_exits_1(run_copy, monkeypatch):
     assert isinstance(debug.exception, KeyError)
 
 
+def test_a_bug_raised_inside_a_traced_function_shows_the_error_itself(run_copy, monkeypatch):
+    def broken(run_dir):
+        raise TypeError("in user code:\n\n    File x.py, line 3\n\n    TypeError: bad operand")
+
+    monkeypatch.setattr(rundir, "load_metrics", broken)
+    result = invoke("report", run_copy)
+    assert result.exit_code == 1, result.output
+    assert "TypeError: in user code: ... TypeError: bad operand" in said(result)
+
+
 def test_out_of_memory_names_the_knobs(run_copy, monkeypatch):
     import tensorflow as tf
 

@@ -46,7 +46,7 @@ def measure_run(run_dir: Path, bench: BenchmarkSpec, prompt_text: str) -> Compar
     finally:
         tf.get_logger().setLevel(level)
     keys = ("parameters", "epochs", "train_seconds", "train_chars_per_second", "val_bpc",
-            "best_val_bpc", "val_bpc_dynamic", "diverged", "settings")
+            "best_val_bpc", "val_bpc_dynamic", "val_bpc_network", "diverged", "settings")
     return ComparedRun.model_validate({
         "name": spec.name, "backbone": spec.backbone.type, "describe": backbone.describe(),
         "receptive_field": window, "run_dir": str(run_dir),

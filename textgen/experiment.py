@@ -23,7 +23,7 @@ from textgen.corpus.prepare import Corpus, draw_prompts, prepare_corpus, prepare
 from textgen.corpus.vocab import CharVocab
 from textgen.errors import RunError
 from textgen.generation.engine import Decoder, release_freed_memory
-from textgen.generation.reading import read_texts
+from textgen.generation.reading import forget_reader, read_texts
 from textgen.generation.sampling import bind_vocabulary, generate, plan_rows
 from textgen.generation.timing import CompileTimer
 from textgen.metrics import TrainingIndex
@@ -191,6 +191,8 @@ def sample_report(spec: Spec, model: keras.Model, corpus: Corpus, samples: list[
     pieces = held_out_pieces(corpus.val_text, r.reference_pieces, g.prompt_length, g.length,
                              corpus.vocab)
     reference = read_texts(model, corpus.vocab, pieces)  # one traced forward pass
+    forget_reader(model)  # the index below reuses its memory
+    gc.collect()
     release_freed_memory()  # the trace's temporaries, before the n-gram counting's stack on them
     read = time.perf_counter()
     index = TrainingIndex.build(corpus.train_text, r.copy_window, r.judge_order,

@@ -142,6 +142,7 @@ class ComparedRun(BaseModel):
     val_bpc: float | None = None
     best_val_bpc: float | None = None
     val_bpc_dynamic: float | None = None
+    val_bpc_network: float | None = None
     diverged: str | None = None
     settings: list[SettingSummary] = Field(default_factory=list)
     # batch size (as text) -> {seconds, chars_per_second, compile_seconds, ...}

@@ -144,6 +144,10 @@ class NgramMix(keras.layers.Layer):
                 self._tables = NgramTables(ids, self.vocab_size, self.order)
         return self._tables
 
+    def release_tables(self) -> None:
+        """Free the tensors of counts; the next whole distribution counts them again."""
+        self._tables = None
+
     def next_probs(self, ids: np.ndarray, start: int) -> np.ndarray:
         """The n-gram's probability of each of ``ids[start:]`` given the ids before it, in
         NumPy: scoring a known text needs one entry a character, not a whole distribution."""

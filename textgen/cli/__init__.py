@@ -43,7 +43,10 @@ class TextgenGroup(click.Group):
                 err_console.print(f"[bold red]error:[/] {message}", highlight=False)
                 err_console.print("[dim](run with --debug for the traceback)[/]")
                 sys.exit(2)
-            what = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:300]
+            lines = [ln.strip() for ln in f"{type(exc).__name__}: {exc}".splitlines() if ln.strip()]
+            what = lines[0][:300]
+            if len(lines) > 1:  # TensorFlow's "in user code:" puts the error itself last
+                what += f" ... {lines[-1][:300]}"
             err_console.print(f"[bold red]internal error:[/] this is a bug in textgen or a "
                               f"plugin: {what}; run with --debug for the traceback.",
                               highlight=False)

@@ -69,8 +69,12 @@ def _run_rows(run_dir: Path, spec) -> list:
     m = rundir.load_metrics(run_dir)
     if m.val_bpc is None or m.train_wall_seconds is None:
         raise RunError(f"{run_dir}'s metrics.json has no held-out bpc or training time.")
+    mixed = f", with a {run_spec.ngram.order}-gram" if run_spec.ngram is not None else ""
     rows = [Reference(f"textgen {run_spec.name}", m.val_bpc, m.train_wall_seconds, "static",
-                      f"{m.epochs} epochs")]
+                      f"{m.epochs} epochs{mixed}")]
+    if m.val_bpc_network is not None:
+        rows.append(Reference(f"textgen {run_spec.name}, network alone", m.val_bpc_network,
+                              m.train_wall_seconds, "static", f"{m.epochs} epochs"))
     if m.val_bpc_dynamic is not None:
         rows.append(Reference(f"textgen {run_spec.name}, dynamic", m.val_bpc_dynamic,
                               m.train_wall_seconds, "adapts", "dynamic evaluation"))

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from textgen.corpus.vocab import CharVocab
+from textgen.model import mixture_of
 from textgen.records import Sample
 
 BUCKET = 64  # surprise_bits pads lengths up to a multiple: similar lengths share one program
@@ -55,6 +56,15 @@ def surprise_bits(model: keras.Model, sequences: Sequence[np.ndarray]) -> list[n
         batch[row, :len(ids)] = ids
     nats = -_reader(model)(tf.convert_to_tensor(batch))[0].numpy()
     return [nats[row, :len(ids) - 1] / math.log(2.0) for row, ids in enumerate(sequences)]
+
+
+def forget_reader(model: keras.Model) -> None:
+    """Drop the model's traced reader and the n-gram tensors it read (rebuilt if needed
+    again), so what runs next reuses their memory instead of stacking on it."""
+    model._textgen_reader = None
+    mixture = mixture_of(model)
+    if mixture is not None:
+        mixture.release_tables()
 
 
 def _reader(model: keras.Model):

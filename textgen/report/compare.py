@@ -32,6 +32,8 @@ def model_rows(data: ComparisonRecord) -> list[tuple[str, list[str]]]:
         ("held-out bits/char (last epoch)", [_num(r.val_bpc, ".4f") for r in runs]),
         ("best held-out bits/char", [_num(r.best_val_bpc, ".4f") for r in runs]),
         ("held-out bits/char, dynamic eval.", [_num(r.val_bpc_dynamic, ".4f") for r in runs]),
+        *([("held-out bits/char, network alone", [_num(r.val_bpc_network, ".4f") for r in runs])]
+          if any(r.val_bpc_network is not None for r in runs) else []),
     ]
     length = data.benchmark["length"]
     for batch in data.benchmark["batch_sizes"]:

@@ -57,6 +57,8 @@ def render(metrics: RunMetrics, samples: list[Sample], spec: Spec, plot: str | N
         f"- held-out bits/char: **{val:.4f}**" if val is not None else "- held-out: -",
         *([f"- held-out bits/char with dynamic evaluation (adapting as it reads, like a "
            f"compressor): {m.val_bpc_dynamic:.4f}"] if m.val_bpc_dynamic is not None else []),
+        *([f"- held-out bits/char of the network alone, without its n-gram mixture: "
+           f"{m.val_bpc_network:.4f}"] if m.val_bpc_network is not None else []),
         f"- epochs: {m.epochs}, training {m.train_seconds:.1f} s, "
         f"{_num(m.train_chars_per_second, ',.0f')} chars/s",
         f"- parameters: {m.parameters:,}, vocabulary {m.vocab_size}",

@@ -22,6 +22,8 @@ def training_table(metrics: RunMetrics) -> Table:
         ("best held-out bits/char", _num(metrics.best_val_bpc, ".4f")),
         *([("held-out bits/char, dynamic eval.", _num(metrics.val_bpc_dynamic, ".4f"))]
           if metrics.val_bpc_dynamic is not None else []),
+        *([("held-out bits/char, network alone", _num(metrics.val_bpc_network, ".4f"))]
+          if metrics.val_bpc_network is not None else []),
         ("epochs", str(metrics.epochs)),
         ("training time", f"{_num(metrics.train_seconds, '.1f')} s"),
         ("training chars/s", _num(metrics.train_chars_per_second, ",.0f")),

@@ -8,8 +8,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from textgen.corpus.dataset import scoring_dataset
 from textgen.baselines.mixture import NgramMix
+from textgen.corpus.dataset import scoring_dataset
 from textgen.model import mixture_of, network
 
 
