@@ -90,7 +90,7 @@ def test_the_backbone_comparison_runs_the_two_15_minute_specs():
     runs = load_comparison([ROOT / "experiments" / "compare_backbones.yaml"], []).specs
     for run, name in zip(runs, ["nietzsche_fast", "nietzsche_conv"], strict=True):
         alone = load(ROOT / "experiments" / f"{name}.yaml")
-        for part in ("backbone", "training", "corpus"):
+        for part in ("backbone", "ngram", "training", "corpus"):
             assert getattr(run, part) == getattr(alone, part), (name, part)
         assert run.seed == alone.seed
 

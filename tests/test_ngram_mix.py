@@ -180,3 +180,17 @@ def test_a_mixture_without_its_text_says_so():
     mixture = NgramMix(len(CHARS), 3, 0.5, 10)
     with pytest.raises(ValueError, match="no training text"):
         mixture.next_probs(ids_of("abc"), 1)
+
+
+def test_long_inputs_are_mixed_in_chunks_with_the_same_result(monkeypatch):
+    import textgen.baselines.mixture as mixture_module
+
+    model = mixed_model()
+    ids = np.stack([ids_of("a bad cab a dead bee"), ids_of("dead bee a bad cab a")])
+    whole = model(ids).numpy()
+    monkeypatch.setattr(mixture_module, "CHUNK", 7)  # 40 rows: 5 whole chunks and a part
+    np.testing.assert_allclose(model(ids).numpy(), whole, rtol=1e-6, atol=1e-6)
+    traced = tf.function(lambda x: model(x))  # shapes unknown while tracing
+    np.testing.assert_allclose(traced.get_concrete_function(
+        tf.TensorSpec([None, None], tf.int32))(tf.constant(ids)).numpy(), whole,
+        rtol=1e-6, atol=1e-6)

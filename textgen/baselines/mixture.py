@@ -24,6 +24,9 @@ import tensorflow as tf
 from textgen.baselines.ngram import check_order, count_levels, probability
 
 
+CHUNK = 2048  # rows mixed at a time: read whole, 64 x 460 characters took ~100 MB more
+
+
 class NgramTables:
     """A Kneser-Ney model's counts as tensors: next-character distributions for a batch of
     histories inside a compiled graph (XLA included), the same estimate as
@@ -165,9 +168,23 @@ class NgramMix(keras.layers.Layer):
 
     def mix(self, logits: Any, history: Any) -> Any:
         """Log-probabilities ``[n, vocab]`` from the network's ``logits`` ``[n, vocab]`` and
-        the n-gram's view ``history`` ``[n, order - 1]``."""
+        the n-gram's view ``history`` ``[n, order - 1]``, ``CHUNK`` rows at a time."""
+        logits = tf.cast(logits, tf.float32)
+        if history.shape[0] is not None and history.shape[0] <= CHUNK:
+            return self._mix((logits, history))
+        n = tf.shape(history)[0]
+        pad = -n % CHUNK
+        chunks = (tf.reshape(tf.pad(logits, [[0, pad], [0, 0]]), [-1, CHUNK, self.vocab_size]),
+                  tf.reshape(tf.pad(history, [[0, pad], [0, 0]], constant_values=-1),
+                             [-1, CHUNK, self.order - 1]))
+        out = tf.map_fn(self._mix, chunks, fn_output_signature=tf.TensorSpec(
+            [CHUNK, self.vocab_size], tf.float32))
+        return tf.reshape(out, [-1, self.vocab_size])[:n]
+
+    def _mix(self, pair: tuple) -> Any:
+        logits, history = pair
         ngram = self.tables.probs(history)
-        network = tf.nn.log_softmax(tf.cast(logits, tf.float32))
+        network = tf.nn.log_softmax(logits)
         return tf.reduce_logsumexp(tf.stack([network + math.log(self.weight),
                                              tf.math.log(ngram) + math.log1p(-self.weight)]),
                                    axis=0)

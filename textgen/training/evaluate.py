@@ -35,12 +35,19 @@ def held_out_bpc(model: keras.Model, ids: np.ndarray, context: int, stride: int,
 
 def _mixture_bpc(model: keras.Model, mixture: NgramMix, ids: np.ndarray, context: int,
                  stride: int, batch_size: int) -> float:
-    score = _scorer(network(model), per_char=True)
-    kept = [tf.boolean_mask(score(x, y, mask), mask > 0).numpy()
-            for x, y, mask in scoring_dataset(ids, context, stride, batch_size)]
-    p_network = np.exp(-np.concatenate(kept).astype(np.float64))  # text order, as windows are
+    p_network = 2.0 ** -held_out_bits(network(model), ids, context, stride, batch_size)
     p = mixture.weight * p_network + (1 - mixture.weight) * mixture.next_probs(ids, context)
     return float(-np.log2(p).mean())
+
+
+def held_out_bits(model: keras.Model, ids: np.ndarray, context: int, stride: int,
+                  batch_size: int) -> np.ndarray:
+    """Bits of each held-out character in text order, scored as :func:`held_out_bpc` scores
+    them (``model`` taken as it is: pass ``network(model)`` for a mixture's network)."""
+    score = _scorer(model, per_char=True)
+    kept = [tf.boolean_mask(score(x, y, mask), mask > 0).numpy()
+            for x, y, mask in scoring_dataset(ids, context, stride, batch_size)]
+    return np.concatenate(kept).astype(np.float64) / math.log(2.0)
 
 
 def _scorer(model: keras.Model, per_char: bool = False):
