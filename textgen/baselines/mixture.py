@@ -23,7 +23,6 @@ import tensorflow as tf
 
 from textgen.baselines.ngram import check_order, count_levels, probability
 
-
 CHUNK = 2048  # rows mixed at a time: read whole, 64 x 460 characters took ~100 MB more
 
 
