@@ -126,6 +126,8 @@ def test_a_mixed_run_scores_the_mixture_and_the_network_alone(mixed_run):
     # one epoch of a 16-unit LSTM knows little; the 5-gram knows the ten words
     assert metrics["val_bpc"] < metrics["val_bpc_network"] - 0.3
     assert math.isfinite(metrics["val_bpc_dynamic"])
+    history = (mixed_run / "history.csv").read_text().splitlines()
+    assert "val_bpc_network" in history[0].split(",") and len(history) == 2
     report = (mixed_run / "report.md").read_text()
     assert f"network alone, without its n-gram mixture: {metrics['val_bpc_network']:.4f}" in report
 

@@ -28,7 +28,7 @@ from textgen.generation.sampling import bind_vocabulary, generate, plan_rows
 from textgen.generation.timing import CompileTimer
 from textgen.metrics import TrainingIndex
 from textgen.metrics.sweep import summarize_sweep
-from textgen.model import build_model, mixture_of, network, parts
+from textgen.model import build_model, parts
 from textgen.plugins import registry
 from textgen.records import RunMetrics, Sample
 from textgen.report import tensorboard
@@ -41,7 +41,6 @@ from textgen.spec.schema import Spec
 from textgen.training.callbacks import read_history
 from textgen.training.distribute import in_float32, is_chief, make_strategy, precision
 from textgen.training.dynamic import spec_dynamic_bpc
-from textgen.training.evaluate import held_out_bpc
 from textgen.training.memory import check_fits
 from textgen.training.progress import make_progress
 from textgen.training.trainer import TrainResult, train
@@ -113,11 +112,10 @@ def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False,
         trained_model.train_function = trained_model.test_function = None  # compiled steps
     gc.collect()
     release_freed_memory()  # training's freed pages: each later stage's peak stacks on the rest
-    val_bpc_network = None if mixture_of(model) is None else held_out_bpc(
-        network(model), corpus.scoring_ids, spec.evaluation.context, spec.evaluation.stride,
-        spec.evaluation.batch_size)
     val_bpc_dynamic = spec_dynamic_bpc(model, corpus.train_ids, corpus.scoring_ids,
                                        spec.evaluation, spec.seed)  # weights restored after
+    gc.collect()  # its traced steps, before generation compiles
+    release_freed_memory()
 
     g = spec.generation
     if g.prompt:
@@ -147,7 +145,7 @@ def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False,
         name=spec.name,
         val_bpc=last.get("val_bpc"),
         val_bpc_dynamic=val_bpc_dynamic,
-        val_bpc_network=val_bpc_network,
+        val_bpc_network=last.get("val_bpc_network"),
         best_val_bpc=min((r["val_bpc"] for r in result.history), default=None),
         epochs=result.epochs,
         train_seconds=result.seconds,

@@ -17,11 +17,12 @@ import keras
 import numpy as np
 
 from textgen import rundir
-from textgen.training.evaluate import held_out_bpc
+from textgen.training.evaluate import held_out_scores
 
 
 class HeldOutBpc(keras.callbacks.Callback):
-    """Adds ``val_bpc`` to each epoch's logs, before the callbacks that record them."""
+    """Adds ``val_bpc`` (and a mixture's ``val_bpc_network``) to each epoch's logs, before the
+    callbacks that record them."""
 
     def __init__(self, scored_model: keras.Model, ids: np.ndarray, context: int, stride: int,
                  batch_size: int) -> None:
@@ -32,8 +33,8 @@ class HeldOutBpc(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is not None:
             start = time.perf_counter()
-            logs["val_bpc"] = held_out_bpc(self.scored_model, self.ids, self.context,
-                                           self.stride, self.batch_size)
+            logs.update(held_out_scores(self.scored_model, self.ids, self.context, self.stride,
+                                        self.batch_size))
             logs["eval_seconds"] = time.perf_counter() - start
 
 

@@ -8,36 +8,37 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from textgen.baselines.mixture import NgramMix
 from textgen.corpus.dataset import scoring_dataset
 from textgen.model import mixture_of, network
 
 
 def held_out_bpc(model: keras.Model, ids: np.ndarray, context: int, stride: int,
                  batch_size: int) -> float:
-    """Mean bits per held-out character. ``ids`` is ``context`` chars of lead-in, then the split.
+    """Mean bits per held-out character. ``ids`` is ``context`` chars of lead-in, then the split."""
+    return held_out_scores(model, ids, context, stride, batch_size)["val_bpc"]
 
-    A model mixed with an n-gram is scored as that mixture, character by character: the
-    network's probability of each held-out character beside the n-gram's (NumPy lookups of the
-    known characters, ~0.1 s, not the layer's whole distributions).
+
+def held_out_scores(model: keras.Model, ids: np.ndarray, context: int, stride: int,
+                    batch_size: int) -> dict[str, float]:
+    """``val_bpc``, and for a model mixed with an n-gram also ``val_bpc_network`` (the network
+    alone), from one pass.
+
+    A mixture is scored character by character: the network's probability of each held-out
+    character beside the n-gram's (NumPy lookups of the known characters, ~0.1 s, not the
+    layer's whole distributions).
     """
     mixture = mixture_of(model)
-    if mixture is not None:
-        return _mixture_bpc(model, mixture, ids, context, stride, batch_size)
-    score = _scorer(model)
-    nats, count = 0.0, 0.0
-    for x, y, mask in scoring_dataset(ids, context, stride, batch_size):
-        batch_nats, batch_count = score(x, y, mask)
-        nats += float(batch_nats)
-        count += float(batch_count)
-    return nats / max(count, 1.0) / math.log(2.0)
-
-
-def _mixture_bpc(model: keras.Model, mixture: NgramMix, ids: np.ndarray, context: int,
-                 stride: int, batch_size: int) -> float:
-    p_network = 2.0 ** -held_out_bits(network(model), ids, context, stride, batch_size)
-    p = mixture.weight * p_network + (1 - mixture.weight) * mixture.next_probs(ids, context)
-    return float(-np.log2(p).mean())
+    if mixture is None:
+        score = _scorer(model)
+        nats, count = 0.0, 0.0
+        for x, y, mask in scoring_dataset(ids, context, stride, batch_size):
+            batch_nats, batch_count = score(x, y, mask)
+            nats += float(batch_nats)
+            count += float(batch_count)
+        return {"val_bpc": nats / max(count, 1.0) / math.log(2.0)}
+    bits = held_out_bits(network(model), ids, context, stride, batch_size)
+    p = mixture.weight * 2.0 ** -bits + (1 - mixture.weight) * mixture.next_probs(ids, context)
+    return {"val_bpc": float(-np.log2(p).mean()), "val_bpc_network": float(bits.mean())}
 
 
 def held_out_bits(model: keras.Model, ids: np.ndarray, context: int, stride: int,
