@@ -4,8 +4,9 @@ A reference model counted in a second or two with NumPy: every n-gram of the tra
 an int64 code in base ``len(vocab)``, so counting is ``np.unique`` and scoring is
 ``np.searchsorted``, vectorised over all scored characters at once. It scores any text the way
 a neural model is scored: each character predicted from the ones before it, the first ones
-with a lead-in (``context``) taken from the end of the training text. It is a scorer, not a
-backbone: sampling from it would need a hash lookup per order and step inside the decoder.
+with a lead-in (``context``) taken from the end of the training text. It is a scorer here;
+``textgen.baselines.mixture`` puts the same counts into tensors, so a model can mix it with
+its network and sample from the mixture inside the compiled decoder.
 
 The estimate, for an n-gram ``hw`` (context h, next character w) at level k = len(hw)::
 
