@@ -146,6 +146,10 @@ class NgramMix(keras.layers.Layer):
                 self._tables = NgramTables(ids, self.vocab_size, self.order)
         return self._tables
 
+    def blend(self, p_network: Any, p_ngram: Any) -> Any:
+        """The mixture's probability from the two models' (NumPy arrays or tensors alike)."""
+        return self.weight * p_network + (1.0 - self.weight) * p_ngram
+
     def release_tables(self) -> None:
         """Free the tensors of counts; the next whole distribution counts them again."""
         self._tables = None

@@ -46,14 +46,14 @@ from textgen.spec.schema import EvaluationSpec
 
 
 def _loss(model: keras.Model, x: tf.Tensor, y: tf.Tensor, mask: tf.Tensor,
-          ngram: tuple[float, tf.Tensor] | None = None) -> tuple:
-    """Masked nats, count and mean; with ``ngram`` = (the network's weight, the n-gram's
-    probability of each ``y``) the nats are the mixture's."""
+          ngram: tuple[NgramMix, tf.Tensor] | None = None) -> tuple:
+    """Masked nats, count and mean; with ``ngram`` = (the mixture, the n-gram's probability of
+    each ``y``) the nats are the mixture's."""
     logits = tf.cast(model(x, training=False), tf.float32)
     nll = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
     if ngram is not None:
-        weight, p = ngram
-        nll = -tf.math.log(weight * tf.exp(-nll) + (1.0 - weight) * p)
+        mixture, p = ngram
+        nll = -tf.math.log(mixture.blend(tf.exp(-nll), p))
     nats, count = tf.reduce_sum(nll * mask), tf.reduce_sum(mask)
     return nats, count, nats / tf.maximum(count, 1.0)
 
@@ -121,14 +121,14 @@ def dynamic_scores(model: keras.Model, ids: np.ndarray, train_ids: np.ndarray, c
         def score_then_adapt(x, y, mask, p_ngram):
             with tf.GradientTape() as tape:
                 nats, count, loss = _loss(net, x, y, mask, None if mixture is None
-                                          else (mixture.weight, p_ngram))
+                                          else (mixture, p_ngram))
             grads = _dense(tape.gradient(loss, weights))
             for w, g, s, p, w0 in zip(weights, grads, scale, pull, static, strict=True):
                 w.assign_sub(s * g - p * (w0 - w))
             return nats, count
 
         x, y, mask = scoring_windows(ids, context, stride)
-        p_ngram = _ngram_probs(mixture, ids, len(x), context + stride, stride)
+        p_ngram = _ngram_probs(mixture, ids, context, stride)
         pad = -len(x) % per_update  # whole batches: one traced shape; padding scores nothing
         x, y, mask, p_ngram = (np.concatenate([a, np.zeros((pad, a.shape[1]), a.dtype)])
                                for a in (x, y, mask, p_ngram))
@@ -144,15 +144,15 @@ def dynamic_scores(model: keras.Model, ids: np.ndarray, train_ids: np.ndarray, c
             w.assign(w0)
 
 
-def _ngram_probs(mixture: NgramMix | None, ids: np.ndarray, windows: int, width: int,
+def _ngram_probs(mixture: NgramMix | None, ids: np.ndarray, context: int,
                  stride: int) -> np.ndarray:
-    """``[windows, width - 1]``: the n-gram's probability of each target of
-    :func:`scoring_windows` (the weights never change it, so it is looked up once); ones
-    without a mixture or past the text."""
-    p = np.ones(windows * stride + width, np.float32)
+    """The n-gram's probability of each target of :func:`scoring_windows`, shaped like its
+    ``y`` (the weights never change it, so it is looked up once); ones without a mixture."""
+    p = np.ones(len(ids), np.float32)  # p[0] (never a target) also stands for the padding
     if mixture is not None:
-        p[1:len(ids)] = mixture.next_probs(ids, 1)
-    return p[np.arange(windows)[:, None] * stride + np.arange(1, width)[None, :]]
+        p[1:] = mixture.next_probs(ids, 1)
+    _, targets, _ = scoring_windows(np.arange(len(ids)), context, stride)  # their positions
+    return p[targets]
 
 
 def dynamic_bpc(model: keras.Model, ids: np.ndarray, train_ids: np.ndarray, context: int,

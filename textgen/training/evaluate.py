@@ -37,7 +37,7 @@ def held_out_scores(model: keras.Model, ids: np.ndarray, context: int, stride: i
             count += float(batch_count)
         return {"val_bpc": nats / max(count, 1.0) / math.log(2.0)}
     bits = held_out_bits(network(model), ids, context, stride, batch_size)
-    p = mixture.weight * 2.0 ** -bits + (1 - mixture.weight) * mixture.next_probs(ids, context)
+    p = mixture.blend(2.0 ** -bits, mixture.next_probs(ids, context))
     return {"val_bpc": float(-np.log2(p).mean()), "val_bpc_network": float(bits.mean())}
 
 
