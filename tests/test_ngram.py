@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from textgen.baselines.ngram import KneserNey, choose_order, score_orders
+from textgen.baselines.ngram import KneserNey, adaptive_probability, choose_order, score_orders
 
 TOY = "the cat sat on the mat. the cat ate the rat; a bat sat on a hat. " * 3 + "that mat!"
 
@@ -107,3 +107,37 @@ def test_unknown_character_is_named() -> None:
 def test_too_long_order_is_refused() -> None:
     with pytest.raises(ValueError, match="order"):
         KneserNey.fit("".join(chr(33 + i) for i in range(90)), 12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(base=st.text(alphabet="abc ", min_size=1, max_size=40),
+       read=st.text(alphabet="abc ", min_size=1, max_size=40),
+       order=st.integers(2, 4), every=st.integers(1, 15))
+def test_adaptive_counts_only_what_it_has_read(base: str, read: str, order: int,
+                                               every: int) -> None:
+    vocab = sorted("abc ")
+    ids = np.array([vocab.index(c) for c in base + read])
+    start = len(base)
+    got = adaptive_probability(ids[:start], ids, start, len(vocab), order, every)
+    for t in range(start, len(ids)):  # the model of t's block: base + what was read before it
+        block = start + (t - start) // every * every
+        fitted = KneserNey.fit((base + read)[:block], order, vocab)
+        expected = fitted.probs((base + read)[:t])[ids[t]]
+        assert got[t - start] == pytest.approx(expected, rel=1e-9)
+    changed = ids.copy()  # no look-ahead: what follows t never changes t's probability
+    cut = start + len(read) // 2
+    changed[cut:] = (changed[cut:] + 1) % len(vocab)
+    again = adaptive_probability(ids[:start], changed, start, len(vocab), order, every)
+    np.testing.assert_array_equal(again[:cut - start], got[:cut - start])
+
+
+def test_adaptive_counting_learns_a_text_unlike_its_base() -> None:
+    vocab = sorted("abcd ")
+    encode = lambda s: np.array([vocab.index(c) for c in s])  # noqa: E731
+    base, new = encode("abc abc " * 30), encode("dab dab " * 30)
+    ids = np.concatenate([base, new])
+    static = adaptive_probability(base, ids, len(base), len(vocab), 4, len(new))
+    adaptive = adaptive_probability(base, ids, len(base), len(vocab), 4, 16)
+    assert -np.log2(adaptive).mean() < 0.5 * -np.log2(static).mean()
+    with pytest.raises(ValueError, match="every >= 1"):
+        adaptive_probability(base, ids, len(base), len(vocab), 4, 0)

@@ -196,3 +196,15 @@ def test_long_inputs_are_mixed_in_chunks_with_the_same_result(monkeypatch):
     np.testing.assert_allclose(traced.get_concrete_function(
         tf.TensorSpec([None, None], tf.int32))(tf.constant(ids)).numpy(), whole,
         rtol=1e-6, atol=1e-6)
+
+
+def test_dynamic_evaluation_also_adapts_the_ngram_to_what_it_has_read():
+    from textgen.training.dynamic import dynamic_scores
+
+    model = mixed_model(weight=0.5, order=4)
+    ids = ids_of("e dec deed " * 12)  # words the training text never had
+    settings = dict(segment=10, stride=10, learning_rate=1e-9, calibration_windows=2)
+    fixed, counts = dynamic_scores(model, ids, ids_of(TEXT), 6, ngram_recount=0, **settings)
+    adapted, _ = dynamic_scores(model, ids, ids_of(TEXT), 6, ngram_recount=10, **settings)
+    assert adapted[0] == pytest.approx(fixed[0], rel=1e-6)  # nothing read before segment 0
+    assert adapted.sum() < 0.8 * fixed.sum()

@@ -37,10 +37,13 @@ def invoke(*args):
     return CliRunner().invoke(cli, [str(a) for a in args], terminal_width=200)
 
 
-@pytest.fixture(scope="module")
-def spec_file(tmp_path_factory) -> Path:
+@pytest.fixture(scope="module", params=[False, True], ids=["windows", "carried-state"])
+def spec_file(request, tmp_path_factory) -> Path:
+    """The spec as it is, and reading the text as streams with the LSTM's state carried over
+    (its checkpoint is the state-carrying training model; each epoch starts from zero)."""
     path = tmp_path_factory.mktemp("spec") / "resume.yaml"
-    path.write_text(yaml.safe_dump(SPEC))
+    training = {**SPEC["training"], "carry_state": request.param}
+    path.write_text(yaml.safe_dump({**SPEC, "training": training}))
     return path
 
 

@@ -50,6 +50,10 @@ def build(spec: Spec, vocab_size: int, train_ids: np.ndarray | None = None) -> k
     """The spec's model; with ``spec.ngram`` it needs the training text's ``train_ids``."""
     backbone_cls = registry().backbone(spec.backbone.type)
     backbone = backbone_cls.from_params(spec.backbone.params, name="backbone")
+    if spec.training.carry_state and not backbone.carries_state:
+        raise SpecError.one(f"the {spec.backbone.type} backbone has no state to carry from one "
+                            f"training window to the next; use carry_state: false or a "
+                            f"backbone with state (lstm)", path="training.carry_state")
     mixture = None
     if spec.ngram is not None:
         if train_ids is None:

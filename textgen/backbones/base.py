@@ -24,6 +24,7 @@ class Backbone(keras.layers.Layer):
     validated fields, and ``get_config`` is their dump plus the layer's own config."""
 
     Params: ClassVar[type[BaseModel]]
+    carries_state: ClassVar[bool] = False  # True where ``run`` continues from a given state
 
     def __init__(self, **kwargs: Any) -> None:
         fields = {k: kwargs.pop(k) for k in list(kwargs) if k in self.Params.model_fields}
@@ -64,3 +65,8 @@ class Backbone(keras.layers.Layer):
     def step(self, x: Any, cache: Cache) -> tuple[Any, Cache]:
         """Features ``[batch, units]`` for one new input ``[batch, dim]``, and the new cache."""
         raise NotImplementedError
+
+    def run(self, x: Any, state: Cache, training: bool | None = None) -> tuple[Any, Cache]:
+        """``call`` from ``state`` (a cache) instead of from nothing, returning the last state
+        too: what training with ``carry_state`` needs. Only backbones with ``carries_state``."""
+        raise NotImplementedError(f"{type(self).__name__} has no state to carry between windows")

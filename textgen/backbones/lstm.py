@@ -22,11 +22,12 @@ class LSTMBackbone(Backbone):
     """
 
     Params = LSTMParams
+    carries_state = True
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         p = self.params
-        self.lstms = [keras.layers.LSTM(p.units, return_sequences=True,
+        self.lstms = [keras.layers.LSTM(p.units, return_sequences=True, return_state=True,
                                         recurrent_dropout=p.recurrent_dropout, name=f"lstm_{i}")
                       for i in range(p.layers)]
         self.drop = (keras.layers.Dropout(p.dropout, noise_shape=(None, 1, p.units))
@@ -40,10 +41,19 @@ class LSTMBackbone(Backbone):
 
     def call(self, x: Any, training: bool | None = None) -> Any:
         for lstm in self.lstms:
-            x = lstm(x, training=training)
+            x = lstm(x, training=training)[0]
             if self.drop is not None:
                 x = self.drop(x, training=training)
         return x
+
+    def run(self, x: Any, state: Cache, training: bool | None = None) -> tuple[Any, Cache]:
+        last = []
+        for i, lstm in enumerate(self.lstms):
+            x, h, c = lstm(x, initial_state=[state[2 * i], state[2 * i + 1]], training=training)
+            last += [h, c]
+            if self.drop is not None:
+                x = self.drop(x, training=training)
+        return x, tuple(last)
 
     def compute_output_shape(self, input_shape: Any) -> tuple:
         return (*tuple(input_shape)[:-1], self.params.units)

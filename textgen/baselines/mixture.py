@@ -21,7 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from textgen.baselines.ngram import check_order, count_levels, probability
+from textgen.baselines.ngram import adaptive_probability, check_order, count_levels, probability
 
 CHUNK = 2048  # rows mixed at a time: read whole, 64 x 460 characters took ~100 MB more
 
@@ -154,9 +154,14 @@ class NgramMix(keras.layers.Layer):
         """Free the tensors of counts; the next whole distribution counts them again."""
         self._tables = None
 
-    def next_probs(self, ids: np.ndarray, start: int) -> np.ndarray:
+    def next_probs(self, ids: np.ndarray, start: int, recount: int = 0) -> np.ndarray:
         """The n-gram's probability of each of ``ids[start:]`` given the ids before it, in
-        NumPy: scoring a known text needs one entry a character, not a whole distribution."""
+        NumPy: scoring a known text needs one entry a character, not a whole distribution.
+        With ``recount`` > 0 it also counts the ids it has read since ``start``, again every
+        ``recount`` characters (adaptive, as a compressor reads; for dynamic evaluation)."""
+        if recount:
+            return adaptive_probability(self._text_ids(), ids, start, self.vocab_size,
+                                        self.order, recount)
         levels = count_levels(self._text_ids(), self.vocab_size, self.order)
         ids = np.asarray(ids, dtype=np.int64)
         positions = np.arange(start, len(ids))  # counted again each time (~0.1 s): no 15-55 MB kept

@@ -134,6 +134,24 @@ def probability(levels: Sequence[_Level], vocab_size: int, ids: np.ndarray,
     return p
 
 
+def adaptive_probability(base: np.ndarray, ids: np.ndarray, start: int, vocab_size: int,
+                         order: int, every: int) -> np.ndarray:
+    """P(ids[t] | the ids before t) for every t >= start, as an adaptive compressor reads: the
+    counts of ``base`` plus the ids read since ``start``, counted again every ``every``
+    characters, so a character is never predicted by counts that include it or what follows."""
+    if every < 1:
+        raise ValueError(f"the n-gram must be counted again every >= 1 characters, got {every}")
+    ids = np.asarray(ids, dtype=np.int64)
+    out = np.empty(max(len(ids) - start, 0))
+    for block in range(start, len(ids), every):
+        levels = count_levels(np.concatenate([np.asarray(base, np.int64), ids[start:block]]),
+                              vocab_size, order)
+        positions = np.arange(block, min(block + every, len(ids)))
+        out[block - start:block - start + len(positions)] = probability(
+            levels, vocab_size, ids, positions, ids[positions])
+    return out
+
+
 class KneserNey:
     """A fitted character n-gram model; build it with :meth:`fit`."""
 

@@ -103,6 +103,48 @@ def training_dataset(ids: np.ndarray, seq_len: int, batch_size: int, step: int |
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+def stream_steps(n_ids: int, seq_len: int, batch_size: int) -> int:
+    """Batches per epoch of :func:`stream_dataset`: each row reads one ``batch_size``-th of the
+    text, less up to ``seq_len`` ids of random start."""
+    if seq_len < 1 or batch_size < 1:
+        raise ValueError(f"seq_len and batch_size must be at least 1, got {seq_len} and "
+                         f"{batch_size}")
+    steps = ((n_ids - 1) // batch_size - seq_len) // seq_len
+    if steps < 1:
+        raise ValueError(f"a text of {n_ids} ids is too short to read as {batch_size} streams "
+                         f"of {seq_len}-character windows (it needs at least "
+                         f"{batch_size * 2 * seq_len + 1}); use a longer text, a smaller "
+                         f"batch_size or a shorter seq_len")
+    return steps
+
+
+def stream_dataset(ids: np.ndarray, seq_len: int, batch_size: int, seed: int = 0,
+                   epochs: int = 1, first_epoch: int = 0) -> tf.data.Dataset:
+    """Batches of ``(x [B, seq_len], y)`` in which row ``i`` of each batch continues the text
+    where row ``i`` of the batch before it stopped: the text cut into ``B`` streams, read in
+    order (for training that carries a recurrent state from one window to the next).
+
+    Each epoch starts its streams ``offset`` ids later, ``0 <= offset < seq_len`` drawn from
+    ``(seed, epoch)`` alone, so windows fall differently every epoch and a resumed run sees
+    the batches it would have.
+    """
+    ids = _as_ids(ids)
+    steps = stream_steps(len(ids), seq_len, batch_size)
+    data = tf.constant(ids, dtype=tf.int32)
+    stream_starts = tf.range(batch_size, dtype=tf.int64) * ((len(ids) - 1) // batch_size)
+    offsets = tf.range(seq_len + 1, dtype=tf.int64)
+
+    def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
+        offset = tf.random.stateless_uniform([], seed=tf.stack([tf.constant(seed, tf.int64),
+                                                                  epoch]),
+                                             minval=0, maxval=seq_len, dtype=tf.int64)
+        return tf.data.Dataset.range(steps).map(
+            lambda k: tf.gather(data, (stream_starts + offset + k * seq_len)[:, None] + offsets))
+
+    ds = tf.data.Dataset.range(first_epoch, max(epochs, first_epoch + 1)).flat_map(epoch_batches)
+    return ds.map(lambda w: (w[:, :-1], w[:, 1:])).prefetch(tf.data.AUTOTUNE)
+
+
 def with_context(train_ids: np.ndarray, val_ids: np.ndarray, context: int) -> np.ndarray:
     """The last ``context`` training ids followed by the held-out ids (input to scoring)."""
     train_ids, val_ids = _as_ids(train_ids), _as_ids(val_ids)

@@ -132,11 +132,28 @@ class TrainingSpec(Section):
                                                 "split across replicas and workers")
     epochs: int = Field(10, ge=1)
     max_seconds: float | None = Field(None, gt=0, description="stop after this wall-clock budget")
+    carry_state: bool = Field(False, description="read the text as batch_size streams in "
+                              "order and start each window from the state the one before "
+                              "ended in (truncated backpropagation through time); a backbone "
+                              "with state, target all, one device")
     optimizer: OptimizerSpec = OptimizerSpec()
     jit_compile: bool | Literal["auto"] = "auto"
     distribute: DistributeSpec = DistributeSpec()
     precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = Field(
         "float32", description="Keras dtype policy; the head and the loss stay float32")
+
+    @model_validator(mode="after")
+    def _carry(self) -> TrainingSpec:
+        if self.carry_state:
+            if self.target != "all":
+                raise ValueError("carry_state trains every position (target: all); the seed's "
+                                 "target: last has no windows to continue")
+            if self.step is not None:
+                raise ValueError("carry_state reads the text in order; leave step unset")
+            if self.distribute.strategy != "default":
+                raise ValueError("carry_state keeps one state per batch row on one device; use "
+                                 "distribute.strategy: default")
+        return self
 
 
 class DynamicSpec(Section):
@@ -153,6 +170,9 @@ class DynamicSpec(Section):
                          description="pull back towards the static weights at each update")
     calibration_windows: int = Field(64, ge=1, description="training segments that measure "
                                                            "the gradients' mean square")
+    ngram_recount: int = Field(500, ge=0, description="with an ngram mixture: held-out "
+                               "characters between recounts of the n-gram, which also counts "
+                               "the text read so far, as a compressor does (0: never)")
 
     @model_validator(mode="after")
     def _whole_windows(self) -> DynamicSpec:

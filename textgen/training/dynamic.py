@@ -92,14 +92,15 @@ def mean_square_gradients(model: keras.Model, train_ids: np.ndarray, context: in
 
 def dynamic_scores(model: keras.Model, ids: np.ndarray, train_ids: np.ndarray, context: int,
                    segment: int = 50, stride: int = 50, learning_rate: float = 2e-3,
-                   decay: float = 0.01, calibration_windows: int = 64,
-                   seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                   decay: float = 0.01, calibration_windows: int = 64, seed: int = 0,
+                   ngram_recount: int = 500) -> tuple[np.ndarray, np.ndarray]:
     """Nats and character count of each segment, scored in order, adapting after each.
 
     ``ids`` is ``context`` characters of lead-in then the held-out ids, as for ``val_bpc``. A
     segment is ``segment // stride`` consecutive scoring windows, scored as one batch: each
     window scores ``stride`` characters after ``context`` ones. The model's weights are the same
-    afterwards as before.
+    afterwards as before. A model mixed with an n-gram adapts that too: the n-gram counts the
+    held-out text read so far, again every ``ngram_recount`` characters (0: never).
     """
     if segment % stride:
         raise ValueError(f"the dynamic segment ({segment}) must be a multiple of its stride "
@@ -128,7 +129,7 @@ def dynamic_scores(model: keras.Model, ids: np.ndarray, train_ids: np.ndarray, c
             return nats, count
 
         x, y, mask = scoring_windows(ids, context, stride)
-        p_ngram = _ngram_probs(mixture, ids, context, stride)
+        p_ngram = _ngram_probs(mixture, ids, context, stride, ngram_recount)
         pad = -len(x) % per_update  # whole batches: one traced shape; padding scores nothing
         x, y, mask, p_ngram = (np.concatenate([a, np.zeros((pad, a.shape[1]), a.dtype)])
                                for a in (x, y, mask, p_ngram))
@@ -144,13 +145,14 @@ def dynamic_scores(model: keras.Model, ids: np.ndarray, train_ids: np.ndarray, c
             w.assign(w0)
 
 
-def _ngram_probs(mixture: NgramMix | None, ids: np.ndarray, context: int,
-                 stride: int) -> np.ndarray:
+def _ngram_probs(mixture: NgramMix | None, ids: np.ndarray, context: int, stride: int,
+                 recount: int) -> np.ndarray:
     """The n-gram's probability of each target of :func:`scoring_windows`, shaped like its
-    ``y`` (the weights never change it, so it is looked up once); ones without a mixture."""
+    ``y`` (the network's updates never change it, so it is looked up once, counting the text
+    read so far every ``recount`` characters); ones without a mixture."""
     p = np.ones(len(ids), np.float32)  # p[0] (never a target) also stands for the padding
-    if mixture is not None:
-        p[1:] = mixture.next_probs(ids, 1)
+    if mixture is not None:  # every target has >= context ids before it
+        p[context:] = mixture.next_probs(ids, context, recount)
     _, targets, _ = scoring_windows(np.arange(len(ids)), context, stride)  # their positions
     return p[targets]
 
@@ -170,4 +172,5 @@ def spec_dynamic_bpc(model: keras.Model, train_ids: np.ndarray, scoring_ids: np.
         return None
     return dynamic_bpc(model, scoring_ids, train_ids, evaluation.context, segment=d.segment,
                        stride=d.stride, learning_rate=d.learning_rate, decay=d.decay,
-                       calibration_windows=d.calibration_windows, seed=seed)
+                       calibration_windows=d.calibration_windows, seed=seed,
+                       ngram_recount=d.ngram_recount)

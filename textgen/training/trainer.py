@@ -12,7 +12,12 @@ import numpy as np
 import tensorflow as tf
 
 from textgen import rundir
-from textgen.corpus.dataset import steps_per_epoch, training_dataset
+from textgen.corpus.dataset import (
+    steps_per_epoch,
+    stream_dataset,
+    stream_steps,
+    training_dataset,
+)
 from textgen.model import mixture_of, network, training_model, with_mixture
 from textgen.spec.schema import OptimizerSpec, Spec
 from textgen.training import distribute
@@ -25,6 +30,7 @@ from textgen.training.callbacks import (
     read_history,
     read_state,
 )
+from textgen.training.carry import ResetState, StateCarrier
 from textgen.training.progress import RichProgress
 
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
@@ -83,7 +89,8 @@ def train(spec: Spec, model: keras.Model, train_ids: np.ndarray, scoring_ids: np
     t = spec.training
     strategy = strategy or tf.distribute.get_strategy()
     out = distribute.output_dir(run_dir, strategy)
-    steps = steps_per_epoch(len(train_ids), t.seq_len, t.batch_size, t.step, t.target)
+    steps = (stream_steps(len(train_ids), t.seq_len, t.batch_size) if t.carry_state else
+             steps_per_epoch(len(train_ids), t.seq_len, t.batch_size, t.step, t.target))
     history = read_history(run_dir / rundir.HISTORY) if resume else []
     state = read_state(run_dir) if resume else {}
     done, elapsed = int(state.get("epochs_done", 0)), float(state.get("elapsed_seconds", 0.0))
@@ -93,21 +100,27 @@ def train(spec: Spec, model: keras.Model, train_ids: np.ndarray, scoring_ids: np
     with strategy.scope():
         if resume and done:
             fitted = keras.models.load_model(run_dir / rundir.CHECKPOINT)
-            net = fitted if t.target == "all" else keras.Model(
-                fitted.input, fitted.get_layer("head").output)
+            net = _network_of(fitted, t.target)
             mixture = mixture_of(model)
             model = net if mixture is None else with_mixture(net, mixture)
         else:
-            fitted = training_model(model, t.target)
+            fitted = (StateCarrier(network(model), t.batch_size) if t.carry_state else
+                      training_model(model, t.target))
             fitted.compile(optimizer=make_optimizer(t.optimizer, steps * t.epochs),
                            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                            jit_compile=t.jit_compile)
 
-    dataset = training_dataset(train_ids, t.seq_len, t.batch_size, t.step, t.target,
-                               shuffle=True, seed=spec.seed, epochs=t.epochs, first_epoch=done)
+    if t.carry_state:
+        dataset = stream_dataset(train_ids, t.seq_len, t.batch_size, seed=spec.seed,
+                                 epochs=t.epochs, first_epoch=done)
+    else:
+        dataset = training_dataset(train_ids, t.seq_len, t.batch_size, t.step, t.target,
+                                   shuffle=True, seed=spec.seed, epochs=t.epochs,
+                                   first_epoch=done)
     chars_per_batch = t.batch_size * chars_per_window(spec)
     divergence = StopOnDivergence(limit_nats=4 * math.log(model.output_shape[-1]))
     callbacks: list[keras.callbacks.Callback] = [
+        ResetState(),
         InterruptBetweenBatches(),
         divergence,
         HeldOutBpc(model, scoring_ids, spec.evaluation.context, spec.evaluation.stride,
@@ -129,5 +142,14 @@ def train(spec: Spec, model: keras.Model, train_ids: np.ndarray, scoring_ids: np
     if divergence.problem and history:
         # Roll back to the last good epoch: its checkpoint is complete by construction.
         good = keras.models.load_model(out / rundir.CHECKPOINT)
-        network(result.model).set_weights(good.get_weights())
+        network(result.model).set_weights(_network_of(good, t.target).get_weights())
     return result
+
+
+def _network_of(fitted: keras.Model, target: str) -> keras.Model:
+    """The network (ids -> logits at every position) inside a training model."""
+    if isinstance(fitted, StateCarrier):
+        return fitted.network
+    if target == "all":
+        return fitted
+    return keras.Model(fitted.input, fitted.get_layer("head").output)  # the seed's last-only
