@@ -93,7 +93,7 @@ def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False,
         with strategy.scope(), precision(spec.training.precision):
             model = build(spec, len(corpus.vocab), corpus.train_ids)
         short = parts(model)[1].warn_if_short(spec.training.seq_len)
-        if short:
+        if short and not spec.training.carry_state:  # carried queues fill the field with text
             console.print(f"[yellow]warning:[/] {short}")
         logs = tensorboard.for_run(spec, model, corpus, run_dir) if (
             spec.report.tensorboard and chief) else []

@@ -22,6 +22,7 @@ class ConvBackbone(Backbone):
     """Input projection, then residual blocks: causal dilated conv, act, [norm], 1x1, add."""
 
     Params = ConvParams
+    carries_state = True
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -77,6 +78,19 @@ class ConvBackbone(Backbone):
         for i, conv in enumerate(self.convs):
             x = x + self._block_tail(i, conv(x), training)
         return x
+
+    def run(self, x: Any, state: Cache, training: bool | None = None) -> tuple[Any, Cache]:
+        """``call`` with each block's queue (as ``step``'s) in place of the causal zeros: the
+        same number of products, and every position sees a whole receptive field of text."""
+        x = self.proj(x)
+        last = []
+        for i, (conv, queue) in enumerate(zip(self.convs, state, strict=True)):
+            padded = ops.concatenate([ops.cast(queue, x.dtype), x], axis=1)
+            h = ops.conv(padded, ops.cast(conv.kernel, x.dtype), padding="valid",
+                         dilation_rate=conv.dilation_rate)
+            last.append(padded[:, ops.shape(padded)[1] - ops.shape(queue)[1]:])
+            x = x + self._block_tail(i, h + ops.cast(conv.bias, x.dtype), training)
+        return x, tuple(last)
 
     def compute_output_shape(self, input_shape: Any) -> tuple:
         return (*tuple(input_shape)[:-1], self.params.filters)
