@@ -53,7 +53,8 @@ def build(spec: Spec, vocab_size: int, train_ids: np.ndarray | None = None) -> k
     if spec.training.carry_state and not backbone.carries_state:
         raise SpecError.one(f"the {spec.backbone.type} backbone has no state to carry from one "
                             f"training window to the next; use carry_state: false or a "
-                            f"backbone with state (lstm)", path="training.carry_state")
+                            f"backbone that can carry one (lstm, conv)",
+                            path="training.carry_state")
     mixture = None
     if spec.ngram is not None:
         if train_ids is None:
