@@ -112,11 +112,11 @@ def run(spec: Spec, run_dir: Path, console: Console, resume: bool = False,
         return None
     model = in_float32(result.model,  # to generate
                        lambda: build(spec, len(corpus.vocab), corpus.train_ids))
-    rundir.atomic_write(run_dir / rundir.MODEL, model.save)
     for trained_model in {id(m): m for m in (result.model, model)}.values():
         trained_model.train_function = trained_model.test_function = None  # compiled steps
     gc.collect()
     release_freed_memory()  # training's freed pages: each later stage's peak stacks on the rest
+    rundir.atomic_write(run_dir / rundir.MODEL, model.save)
     val_bpc_dynamic = spec_dynamic_bpc(model, corpus.train_ids, corpus.scoring_ids,
                                        spec.evaluation, spec.seed)  # weights restored after
     gc.collect()  # its traced steps, before generation compiles
