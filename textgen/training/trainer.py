@@ -89,13 +89,12 @@ def train(spec: Spec, model: keras.Model, train_ids: np.ndarray, scoring_ids: np
     t = spec.training
     strategy = strategy or tf.distribute.get_strategy()
     out = distribute.output_dir(run_dir, strategy)
-    steps = (stream_steps(len(train_ids), t.seq_len, t.batch_size) if t.carry_state else
-             steps_per_epoch(len(train_ids), t.seq_len, t.batch_size, t.step, t.target))
     history = read_history(run_dir / rundir.HISTORY) if resume else []
     state = read_state(run_dir) if resume else {}
     done, elapsed = int(state.get("epochs_done", 0)), float(state.get("elapsed_seconds", 0.0))
     chars_before = int(state.get("chars", 0))
     history = history[:done]
+    dataset, steps = _training_data(spec, train_ids, first_epoch=done)
 
     with strategy.scope():
         if resume and done:
@@ -110,13 +109,6 @@ def train(spec: Spec, model: keras.Model, train_ids: np.ndarray, scoring_ids: np
                            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                            jit_compile=t.jit_compile)
 
-    if t.carry_state:
-        dataset = stream_dataset(train_ids, t.seq_len, t.batch_size, seed=spec.seed,
-                                 epochs=t.epochs, first_epoch=done)
-    else:
-        dataset = training_dataset(train_ids, t.seq_len, t.batch_size, t.step, t.target,
-                                   shuffle=True, seed=spec.seed, epochs=t.epochs,
-                                   first_epoch=done)
     chars_per_batch = t.batch_size * chars_per_window(spec)
     divergence = StopOnDivergence(limit_nats=4 * math.log(model.output_shape[-1]))
     callbacks: list[keras.callbacks.Callback] = [
@@ -144,6 +136,20 @@ def train(spec: Spec, model: keras.Model, train_ids: np.ndarray, scoring_ids: np
         good = keras.models.load_model(out / rundir.CHECKPOINT)
         network(result.model).set_weights(_network_of(good, t.target).get_weights())
     return result
+
+
+def _training_data(spec: Spec, train_ids: np.ndarray,
+                   first_epoch: int) -> tuple[tf.data.Dataset, int]:
+    """The batches of epochs ``first_epoch`` onwards, and the batches in an epoch: streams read
+    in order with ``carry_state``, shuffled windows otherwise."""
+    t = spec.training
+    if t.carry_state:
+        return (stream_dataset(train_ids, t.seq_len, t.batch_size, seed=spec.seed,
+                               epochs=t.epochs, first_epoch=first_epoch),
+                stream_steps(len(train_ids), t.seq_len, t.batch_size))
+    return (training_dataset(train_ids, t.seq_len, t.batch_size, t.step, t.target, shuffle=True,
+                             seed=spec.seed, epochs=t.epochs, first_epoch=first_epoch),
+            steps_per_epoch(len(train_ids), t.seq_len, t.batch_size, t.step, t.target))
 
 
 def _network_of(fitted: keras.Model, target: str) -> keras.Model:
