@@ -37,13 +37,21 @@ def invoke(*args):
     return CliRunner().invoke(cli, [str(a) for a in args], terminal_width=200)
 
 
-@pytest.fixture(scope="module", params=[False, True], ids=["windows", "carried-state"])
+AVERAGED = {"training": {**SPEC["training"], "carry_state": True,
+                         "optimizer": {**SPEC["training"]["optimizer"], "ema": 0.9}},
+            "backbone": {**SPEC["backbone"], "weight_drop": 0.2}}
+
+
+@pytest.fixture(scope="module", params=[{}, {"training": {**SPEC["training"], "carry_state": True}},
+                                        AVERAGED],
+                ids=["windows", "carried-state", "averaged-weight-drop"])
 def spec_file(request, tmp_path_factory) -> Path:
-    """The spec as it is, and reading the text as streams with the LSTM's state carried over
-    (its checkpoint is the state-carrying training model; each epoch starts from zero)."""
+    """The spec as it is; reading the text as streams with the LSTM's state carried over (its
+    checkpoint is the state-carrying training model; each epoch starts from zero); and that with
+    averaged weights (its checkpoint holds the average as the model's weights, the training
+    weights in the optimizer) and DropConnect on the recurrent weights (a mask per window)."""
     path = tmp_path_factory.mktemp("spec") / "resume.yaml"
-    training = {**SPEC["training"], "carry_state": request.param}
-    path.write_text(yaml.safe_dump({**SPEC, "training": training}))
+    path.write_text(yaml.safe_dump({**SPEC, **request.param}))
     return path
 
 

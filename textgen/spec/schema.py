@@ -88,6 +88,9 @@ class OptimizerSpec(Section):
     clipnorm: float | None = Field(None, gt=0, description="clip each gradient's norm")
     decay_to: float | None = Field(
         None, gt=0, le=1, description="cosine-decay the rate to this fraction by the last epoch")
+    ema: float | None = Field(
+        None, gt=0, lt=1, description="score, checkpoint and save the weights' moving average "
+                                      "with this momentum per step (Polyak averaging)")
 
 
 class DistributeSpec(Section):
@@ -153,6 +156,9 @@ class TrainingSpec(Section):
             if self.distribute.strategy != "default":
                 raise ValueError("carry_state keeps one state per batch row on one device; use "
                                  "distribute.strategy: default")
+        if self.optimizer.ema is not None and self.distribute.strategy != "default":
+            raise ValueError("optimizer.ema swaps the averaged weights in on one device; use "
+                             "distribute.strategy: default")
         return self
 
 

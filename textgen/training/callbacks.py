@@ -142,7 +142,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
             return  # never checkpoint a diverged state
         self.history.append(row)
         state = {"epochs_done": epoch + 1, "elapsed_seconds": row["elapsed_seconds"],
-                 "train_seconds": self.trained, "chars": self.chars}
+                 "train_seconds": self.trained, "chars": self.chars,
+                 "random": random_state(self.model)}
         # History first (rows past the checkpoint's epoch are dropped on resume), then the
         # checkpoint with its state inside: that rename is the one commit point of an epoch.
         write_history(self.run_dir / rundir.HISTORY, self.history)
@@ -152,6 +153,22 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
 
 CHECKPOINT_STATE = "textgen_state.json"  # inside checkpoint.keras, a zip archive
+
+
+def _seed_states(model: keras.Model) -> list:
+    return [v for v in model.variables if v.name == "seed_generator_state"]
+
+
+def random_state(model: keras.Model) -> list[list[int]]:
+    """Where each random stream of the model (its dropout masks) has got to: Keras does not
+    save these, and a resumed run must draw the masks the uninterrupted one would have."""
+    return [[int(x) for x in v.numpy()] for v in _seed_states(model)]
+
+
+def restore_random_state(model: keras.Model, saved: list[list[int]]) -> None:
+    """Put back what :func:`random_state` recorded (a checkpoint from before it: nothing)."""
+    for variable, value in zip(_seed_states(model), saved, strict=False):
+        variable.assign(np.asarray(value, variable.dtype))
 
 
 def save_checkpoint(model: keras.Model, path: Path, state: dict) -> None:

@@ -21,6 +21,7 @@ from textgen.corpus.dataset import (
 from textgen.model import mixture_of, network, training_model, with_mixture
 from textgen.spec.schema import OptimizerSpec, Spec
 from textgen.training import distribute
+from textgen.training.averaging import ScoreAverage, TrainOwnWeights
 from textgen.training.callbacks import (
     EpochCheckpoint,
     HeldOutBpc,
@@ -29,6 +30,7 @@ from textgen.training.callbacks import (
     TimeBudget,
     read_history,
     read_state,
+    restore_random_state,
 )
 from textgen.training.carry import ResetState, StateCarrier
 from textgen.training.progress import RichProgress
@@ -69,7 +71,8 @@ def make_optimizer(spec: OptimizerSpec, total_steps: int) -> keras.optimizers.Op
     if spec.decay_to is not None:
         rate = keras.optimizers.schedules.CosineDecay(spec.learning_rate, max(total_steps, 1),
                                                       alpha=spec.decay_to)
-    return OPTIMIZERS[spec.name](learning_rate=rate, clipnorm=spec.clipnorm)
+    averaged = {} if spec.ema is None else {"use_ema": True, "ema_momentum": spec.ema}
+    return OPTIMIZERS[spec.name](learning_rate=rate, clipnorm=spec.clipnorm, **averaged)
 
 
 def chars_per_window(spec: Spec) -> int:
@@ -99,6 +102,7 @@ def train(spec: Spec, model: keras.Model, train_ids: np.ndarray, scoring_ids: np
     with strategy.scope():
         if resume and done:
             fitted = keras.models.load_model(run_dir / rundir.CHECKPOINT)
+            restore_random_state(fitted, state.get("random", []))
             net = _network_of(fitted, t.target)
             mixture = mixture_of(model)
             model = net if mixture is None else with_mixture(net, mixture)
@@ -111,15 +115,18 @@ def train(spec: Spec, model: keras.Model, train_ids: np.ndarray, scoring_ids: np
 
     chars_per_batch = t.batch_size * chars_per_window(spec)
     divergence = StopOnDivergence(limit_nats=4 * math.log(model.output_shape[-1]))
+    averaged = t.optimizer.ema is not None  # scored and checkpointed: see training.averaging
     callbacks: list[keras.callbacks.Callback] = [
         ResetState(),
         InterruptBetweenBatches(),
         divergence,
+        *([ScoreAverage()] if averaged else []),
         HeldOutBpc(model, scoring_ids, spec.evaluation.context, spec.evaluation.stride,
                    spec.evaluation.batch_size),
         TimeBudget(t.max_seconds, already=elapsed),
         EpochCheckpoint(out, history, elapsed, chars_before, chars_per_batch, divergence,
                         trained_before=float(state.get("train_seconds", 0.0))),
+        *([TrainOwnWeights(resumed=bool(resume and done))] if averaged else []),
     ]
     if progress is not None:
         callbacks.append(RichProgress(progress, t.epochs, steps, chars_per_batch, done))
