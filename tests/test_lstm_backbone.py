@@ -1,11 +1,11 @@
-"""The LSTM backbone: dropout masks (and DropConnect's on the recurrent weights) are drawn once
-per sequence, inference ignores them, and the cached step path agrees with the sequence kernel."""
+"""The LSTM backbone: dropout masks are drawn once per sequence, inference ignores them, and the
+cached step path agrees with the sequence kernel."""
 
 import keras
 import numpy as np
 import pytest
 
-from textgen.backbones.lstm import LSTMBackbone, LSTMParams, WeightDropCell
+from textgen.backbones.lstm import LSTMBackbone, LSTMParams
 from textgen.model import build_model
 
 
@@ -24,13 +24,10 @@ def test_output_dropout_drops_the_same_units_at_every_step():
                                                            dropped.shape))
 
 
-@pytest.mark.parametrize("dropout, recurrent, weight_drop",
-                         [(0.3, 0.0, 0.0), (0.0, 0.3, 0.0), (0.3, 0.3, 0.0), (0.0, 0.0, 0.3),
-                          (0.3, 0.0, 0.3)])
-def test_dropout_is_training_only_and_the_step_path_agrees(dropout, recurrent, weight_drop):
+@pytest.mark.parametrize("dropout, recurrent", [(0.3, 0.0), (0.0, 0.3), (0.3, 0.3)])
+def test_dropout_is_training_only_and_the_step_path_agrees(dropout, recurrent):
     keras.utils.set_random_seed(2)
-    bb = LSTMBackbone(units=16, layers=2, dropout=dropout, recurrent_dropout=recurrent,
-                      weight_drop=weight_drop)
+    bb = LSTMBackbone(units=16, layers=2, dropout=dropout, recurrent_dropout=recurrent)
     x = inputs(3, 25, 5)
     full = bb(x, training=False).numpy()
     np.testing.assert_allclose(bb(x).numpy(), full, atol=1e-6)
@@ -42,41 +39,9 @@ def test_dropout_is_training_only_and_the_step_path_agrees(dropout, recurrent, w
     np.testing.assert_allclose(np.stack(steps, 1), full, atol=1e-5)
 
 
-def test_weight_drop_trains_one_dropped_recurrent_kernel_per_sequence(monkeypatch):
-    """Training with weight drop is inference with the recurrent kernel dropped once: every step
-    of the sequence uses the same dropped weights, scaled by 1 / (1 - rate)."""
-    dropped = []
-    reset = WeightDropCell.reset_recurrent_dropout_mask
-
-    def record(cell):
-        if cell._dropped_kernel is not None:
-            dropped.append(np.asarray(cell._dropped_kernel))
-        reset(cell)
-
-    monkeypatch.setattr(WeightDropCell, "reset_recurrent_dropout_mask", record)
-    keras.utils.set_random_seed(4)
-    bb = LSTMBackbone(units=32, weight_drop=0.4)
-    x = inputs(3, 30, 5)
-    trained = bb(x, training=True).numpy()
-    kernel = bb.lstms[0].cell.recurrent_kernel
-    whole = kernel.numpy()
-    (mask,) = [k for k in dropped if k.shape == whole.shape]
-    zero = mask == 0.0
-    assert 0.3 < zero.mean() < 0.5
-    np.testing.assert_allclose(mask[~zero], whole[~zero] / 0.6, rtol=1e-5)
-    kernel.assign(mask)
-    np.testing.assert_allclose(bb(x, training=False).numpy(), trained, atol=1e-5)
-
-
-def test_params_refuse_two_recurrent_dropouts():
-    with pytest.raises(ValueError, match="recurrent_dropout or weight_drop"):
-        LSTMParams(recurrent_dropout=0.1, weight_drop=0.2)
-
-
-@pytest.mark.parametrize("regularised", [{"recurrent_dropout": 0.1}, {"weight_drop": 0.2}])
-def test_config_round_trip_and_save_load(tmp_path, regularised):
+def test_config_round_trip_and_save_load(tmp_path):
     keras.utils.set_random_seed(3)
-    bb = LSTMBackbone(units=8, layers=2, dropout=0.2, **regularised)
+    bb = LSTMBackbone(units=8, layers=2, dropout=0.2, recurrent_dropout=0.1)
     assert LSTMBackbone.from_config(bb.get_config()).get_config() == bb.get_config()
     model = build_model(7, bb, embedding_dim=4)
     ids = np.random.default_rng(1).integers(0, 7, size=(2, 12)).astype("int32")

@@ -39,17 +39,18 @@ def invoke(*args):
 
 AVERAGED = {"training": {**SPEC["training"], "carry_state": True,
                          "optimizer": {**SPEC["training"]["optimizer"], "ema": 0.9}},
-            "backbone": {**SPEC["backbone"], "weight_drop": 0.2}}
+            "backbone": {**SPEC["backbone"], "dropout": 0.2, "recurrent_dropout": 0.1}}
 
 
 @pytest.fixture(scope="module", params=[{}, {"training": {**SPEC["training"], "carry_state": True}},
                                         AVERAGED],
-                ids=["windows", "carried-state", "averaged-weight-drop"])
+                ids=["windows", "carried-state", "averaged-dropout"])
 def spec_file(request, tmp_path_factory) -> Path:
     """The spec as it is; reading the text as streams with the LSTM's state carried over (its
     checkpoint is the state-carrying training model; each epoch starts from zero); and that with
     averaged weights (its checkpoint holds the average as the model's weights, the training
-    weights in the optimizer) and DropConnect on the recurrent weights (a mask per window)."""
+    weights in the optimizer) and dropout (a resumed run draws the masks an uninterrupted one
+    would: the checkpoint's state holds where each random stream had got to)."""
     path = tmp_path_factory.mktemp("spec") / "resume.yaml"
     path.write_text(yaml.safe_dump({**SPEC, **request.param}))
     return path

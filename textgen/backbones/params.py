@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 
 class LSTMParams(BaseModel):
@@ -22,16 +22,6 @@ class LSTMParams(BaseModel):
     recurrent_dropout: float = Field(0.0, ge=0.0, lt=1.0,
                                      description="dropout on the state fed back at each step "
                                                  "during training, one mask per sequence")
-    weight_drop: float = Field(0.0, ge=0.0, lt=1.0,
-                               description="DropConnect on the recurrent weights during "
-                                           "training, one mask per sequence (AWD-LSTM)")
-
-    @model_validator(mode="after")
-    def _one_recurrent_dropout(self) -> LSTMParams:
-        if self.recurrent_dropout and self.weight_drop:
-            raise ValueError("give recurrent_dropout or weight_drop, not both: each regularises "
-                             "the recurrent connection")
-        return self
 
 
 class ConvParams(BaseModel):
