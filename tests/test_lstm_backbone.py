@@ -1,5 +1,5 @@
-"""The LSTM backbone: dropout masks are drawn once per sequence, inference ignores them, and the
-cached step path agrees with the sequence kernel."""
+"""The LSTM backbone (and its multiplicative cell): dropout masks are drawn once per sequence,
+inference ignores them, and the cached step path agrees with the sequence kernel."""
 
 import keras
 import numpy as np
@@ -24,10 +24,12 @@ def test_output_dropout_drops_the_same_units_at_every_step():
                                                            dropped.shape))
 
 
+@pytest.mark.parametrize("multiplicative", [False, True], ids=["lstm", "mlstm"])
 @pytest.mark.parametrize("dropout, recurrent", [(0.3, 0.0), (0.0, 0.3), (0.3, 0.3)])
-def test_dropout_is_training_only_and_the_step_path_agrees(dropout, recurrent):
+def test_dropout_is_training_only_and_the_step_path_agrees(dropout, recurrent, multiplicative):
     keras.utils.set_random_seed(2)
-    bb = LSTMBackbone(units=16, layers=2, dropout=dropout, recurrent_dropout=recurrent)
+    bb = LSTMBackbone(units=16, layers=2, dropout=dropout, recurrent_dropout=recurrent,
+                      multiplicative=multiplicative)
     x = inputs(3, 25, 5)
     full = bb(x, training=False).numpy()
     np.testing.assert_allclose(bb(x).numpy(), full, atol=1e-6)
@@ -39,9 +41,30 @@ def test_dropout_is_training_only_and_the_step_path_agrees(dropout, recurrent):
     np.testing.assert_allclose(np.stack(steps, 1), full, atol=1e-5)
 
 
-def test_config_round_trip_and_save_load(tmp_path):
+def test_the_multiplicative_cell_is_krauses_mlstm():
+    """h' and c' from the published equations, written out in NumPy."""
+    keras.utils.set_random_seed(5)
+    bb = LSTMBackbone(units=6, multiplicative=True)
+    x = inputs(2, 1, 4)
+    h0, c0 = (np.random.default_rng(s).normal(size=(2, 6)).astype("float32") for s in (1, 2))
+    got, (h1, c1) = bb.step(x[:, 0], (h0, c0))
+    cell = bb.lstms[0].cell
+    wx, wh, w, u, b = (v.numpy() for v in (cell.input_multiplier, cell.state_multiplier,
+                                            cell.kernel, cell.recurrent_kernel, cell.bias))
+    m = (x[:, 0] @ wx) * (h0 @ wh)
+    i, f, g, o = np.split(x[:, 0] @ w + m @ u + b, 4, axis=1)
+    sigmoid = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    c = sigmoid(f) * c0 + sigmoid(i) * np.tanh(g)
+    np.testing.assert_allclose(np.asarray(c1), c, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(h1), sigmoid(o) * np.tanh(c), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(h1))
+
+
+@pytest.mark.parametrize("multiplicative", [False, True], ids=["lstm", "mlstm"])
+def test_config_round_trip_and_save_load(tmp_path, multiplicative):
     keras.utils.set_random_seed(3)
-    bb = LSTMBackbone(units=8, layers=2, dropout=0.2, recurrent_dropout=0.1)
+    bb = LSTMBackbone(units=8, layers=2, dropout=0.2, recurrent_dropout=0.1,
+                      multiplicative=multiplicative)
     assert LSTMBackbone.from_config(bb.get_config()).get_config() == bb.get_config()
     model = build_model(7, bb, embedding_dim=4)
     ids = np.random.default_rng(1).integers(0, 7, size=(2, 12)).astype("int32")

@@ -22,6 +22,9 @@ class LSTMParams(BaseModel):
     recurrent_dropout: float = Field(0.0, ge=0.0, lt=1.0,
                                      description="dropout on the state fed back at each step "
                                                  "during training, one mask per sequence")
+    multiplicative: bool = Field(False, description="multiplicative LSTM (Krause et al. 2016): "
+                                 "the gates read (W x) * (U h) instead of h, so each input "
+                                 "character picks its own recurrent transition")
 
 
 class ConvParams(BaseModel):
