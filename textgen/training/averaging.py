@@ -1,14 +1,14 @@
 """Averaged weights (``optimizer.ema``): score, checkpoint and keep the moving average.
 
-Keras's optimizer keeps the average itself (``use_ema``: after every step,
-``average <- ema * average + (1 - ema) * weights``); a model that overfits late in training
-predicts held-out text better with the average of its recent weights than with the last ones
-(Polyak averaging, as AWD-LSTM's averaged SGD). Around each epoch's end the average is swapped
-into the model for the held-out score and the checkpoint, then swapped out again, so training
-continues from its own weights. A checkpoint therefore holds the average as the model's weights
-and the training weights in the optimizer's slots; a resumed run swaps them back before its
-first step. When ``fit`` ends, Keras writes the average into the model: the saved model is the
-averaged one.
+Keras's optimizer keeps the average itself (``use_ema``: after every step, ``average <- ema *
+average + (1 - ema) * weights``): Polyak averaging, as AWD-LSTM's averaged SGD, which smooths
+the last steps of a run whose learning rate stays high (with the specs' cosine decay to 5% it
+gained nothing: docs/performance.md). Around each epoch's end the average is swapped into the
+model for the held-out score and the checkpoint, then swapped out again, so training continues
+from its own weights. A checkpoint therefore holds the average as the model's weights and the
+training weights in the optimizer's slots; a resumed run swaps them back before its first step.
+When ``fit`` ends, Keras writes the average into the model: the saved model is the averaged
+one.
 
 Keras's ``SwapEMAWeights`` swaps by adding and subtracting (not exact in floating point, so a
 resumed run would drift from an uninterrupted one) and leaves the swap in place across the end of
