@@ -142,8 +142,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
             return  # never checkpoint a diverged state
         self.history.append(row)
         state = {"epochs_done": epoch + 1, "elapsed_seconds": row["elapsed_seconds"],
-                 "train_seconds": self.trained, "chars": self.chars,
-                 "random": random_state(self.model)}
+                 "train_seconds": self.trained, "chars": self.chars}
         # History first (rows past the checkpoint's epoch are dropped on resume), then the
         # checkpoint with its state inside: that rename is the one commit point of an epoch.
         write_history(self.run_dir / rundir.HISTORY, self.history)
@@ -159,23 +158,26 @@ def _seed_states(model: keras.Model) -> list:
     return [v for v in model.variables if v.name == "seed_generator_state"]
 
 
-def random_state(model: keras.Model) -> list[list[int]]:
-    """Where each random stream of the model (its dropout masks) has got to: Keras does not
-    save these, and a resumed run must draw the masks the uninterrupted one would have."""
-    return [[int(x) for x in v.numpy()] for v in _seed_states(model)]
-
-
-def restore_random_state(model: keras.Model, saved: list[list[int]]) -> None:
-    """Put back what :func:`random_state` recorded (a checkpoint from before it: nothing)."""
-    for variable, value in zip(_seed_states(model), saved, strict=False):
-        variable.assign(np.asarray(value, variable.dtype))
-
-
 def save_checkpoint(model: keras.Model, path: Path, state: dict) -> None:
-    """Save the training model with ``state`` in the same archive, so the two always agree."""
+    """Save the training model with ``state`` in the same archive, so the two always agree.
+
+    The state also records where each of the model's random streams (its dropout masks) has
+    got to: Keras does not save these, and a resumed run must draw the masks the uninterrupted
+    one would have (:func:`load_checkpoint` puts them back)."""
     model.save(path)
+    random = [[int(x) for x in v.numpy()] for v in _seed_states(model)]
     with zipfile.ZipFile(path, "a") as archive:
-        archive.writestr(CHECKPOINT_STATE, json.dumps(state))
+        archive.writestr(CHECKPOINT_STATE, json.dumps({**state, "random": random}))
+
+
+def load_checkpoint(path: Path, state: dict) -> keras.Model:
+    """The training model of :func:`save_checkpoint`, its random streams where ``state`` (the
+    checkpoint's own, :func:`read_state`) says they had got to; an older checkpoint records
+    none, and its streams start afresh."""
+    model = keras.models.load_model(path)
+    for variable, value in zip(_seed_states(model), state.get("random", []), strict=False):
+        variable.assign(np.asarray(value, variable.dtype))
+    return model
 
 
 def read_state(run_dir: Path) -> dict:

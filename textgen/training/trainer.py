@@ -28,9 +28,9 @@ from textgen.training.callbacks import (
     InterruptBetweenBatches,
     StopOnDivergence,
     TimeBudget,
+    load_checkpoint,
     read_history,
     read_state,
-    restore_random_state,
 )
 from textgen.training.carry import ResetState, StateCarrier
 from textgen.training.progress import RichProgress
@@ -101,8 +101,7 @@ def train(spec: Spec, model: keras.Model, train_ids: np.ndarray, scoring_ids: np
 
     with strategy.scope():
         if resume and done:
-            fitted = keras.models.load_model(run_dir / rundir.CHECKPOINT)
-            restore_random_state(fitted, state.get("random", []))
+            fitted = load_checkpoint(run_dir / rundir.CHECKPOINT, state)
             net = _network_of(fitted, t.target)
             mixture = mixture_of(model)
             model = net if mixture is None else with_mixture(net, mixture)
