@@ -91,7 +91,11 @@ def test_settings_that_cannot_carry_a_state_are_refused():
     TrainingSpec(carry_state=True)
 
 
-def test_a_backbone_without_state_names_the_field(tmp_path, monkeypatch):
+@pytest.mark.parametrize("field, section", [
+    ("training.carry_state", {"training": {"seq_len": 16, "batch_size": 8, "epochs": 1,
+                                           "carry_state": True}}),
+    ("evaluation.dynamic.carry_state", {"evaluation": {"dynamic": {"carry_state": True}}})])
+def test_a_backbone_without_state_names_the_field(tmp_path, monkeypatch, field, section):
     from textgen.plugins import registry
 
     class Stateless(ConvBackbone):
@@ -101,10 +105,10 @@ def test_a_backbone_without_state_names_the_field(tmp_path, monkeypatch):
     corpus.write_text("the will to power " * 300)
     spec = {"name": "nostate", "corpus": {"path": str(corpus)},
             "backbone": {"type": "conv", "filters": 8, "embedding": 4, "dilations": [1, 2]},
-            "training": {"seq_len": 16, "batch_size": 8, "epochs": 1, "carry_state": True}}
+            "training": {"seq_len": 16, "batch_size": 8, "epochs": 1}, **section}
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(spec))
     monkeypatch.setattr(registry(), "backbone", lambda name: Stateless)
     result = CliRunner().invoke(cli, ["run", str(path), "--output-dir", str(tmp_path / "r")])
     assert result.exit_code == 2, result.output
-    assert "training.carry_state" in result.output and "no state to carry" in result.output
+    assert field in result.output and "no state to carry" in result.output

@@ -55,6 +55,11 @@ def build(spec: Spec, vocab_size: int, train_ids: np.ndarray | None = None) -> k
                             f"training window to the next; use carry_state: false or a "
                             f"backbone that can carry one (lstm, conv)",
                             path="training.carry_state")
+    dynamic = spec.evaluation.dynamic
+    if dynamic is not None and dynamic.carry_state and not backbone.carries_state:
+        raise SpecError.one(f"the {spec.backbone.type} backbone has no state to carry from one "
+                            f"held-out segment to the next; use carry_state: false",
+                            path="evaluation.dynamic.carry_state")
     mixture = None
     if spec.ngram is not None:
         if train_ids is None:

@@ -179,10 +179,17 @@ class DynamicSpec(Section):
     ngram_recount: int = Field(500, ge=0, description="with an ngram mixture: held-out "
                                "characters between recounts of the n-gram, which also counts "
                                "the text read so far, as a compressor does (0: never)")
+    carry_state: bool = Field(False, description="read the held-out text as one stream, each "
+                              "segment starting from the state the last ended in (no windows, "
+                              "so no stride); needs a backbone that carries state")
 
     @model_validator(mode="after")
     def _whole_windows(self) -> DynamicSpec:
-        if self.segment % self.stride:
+        if self.carry_state:
+            if "stride" in self.model_fields_set:
+                raise ValueError("stride cuts the text into windows, and with carry_state it "
+                                 "is read as one stream: leave stride out")
+        elif self.segment % self.stride:
             raise ValueError(f"segment ({self.segment}) must be a multiple of stride "
                              f"({self.stride})")
         return self
