@@ -57,6 +57,18 @@ def test_a_bad_override_is_named(override, message):
     assert message in str(err.value)
 
 
+def test_a_section_rule_names_every_override_inside_it():
+    """A rule over several fields (here carry_state refusing a stride) can fail on any of
+    them: every --set inside the section is named, not only the last."""
+    with pytest.raises(SpecError) as err:
+        load_with_overrides(SMOKE, ["evaluation.dynamic.stride=25",
+                                    "evaluation.dynamic.carry_state=true",
+                                    "training.epochs=2"])
+    assert ("--set evaluation.dynamic.stride=25, --set evaluation.dynamic.carry_state=true: "
+            "evaluation") in str(err.value) and "leave stride out" in str(err.value)
+    assert "training.epochs=2" not in str(err.value)
+
+
 def test_problems_in_the_file_keep_their_lines(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(SMOKE.read_text().replace("seq_len: 32", "seq_len: 0"))

@@ -107,17 +107,17 @@ def _under(a: str, b: str) -> bool:
 
 
 def blame(err: SpecError, overrides: Sequence[Override]) -> SpecError:
-    """The same problems, those at or inside an overridden path named by their ``--set``."""
+    """The same problems, each named by the ``--set`` that set its path (or a path above it),
+    or else by every ``--set`` inside it: a section's rule can fail on several of its values."""
     problems = []
     for p in err.problems:
-        culprit = next((o for o in reversed(overrides)
-                        if p.path and (_under(p.path, o.dotted) or _under(o.dotted, p.path))),
-                       None)
-        if culprit is None:
+        above = [o for o in overrides if p.path and _under(p.path, o.dotted)]
+        culprits = above[-1:] or [o for o in overrides if p.path and _under(o.dotted, p.path)]
+        if not culprits:
             problems.append(p)
         else:
-            problems.append(Problem("", None, None, f"--set {culprit.raw}: {p.path}: {p.message}",
-                                    p.file))
+            named = ", ".join(f"--set {o.raw}" for o in culprits)
+            problems.append(Problem("", None, None, f"{named}: {p.path}: {p.message}", p.file))
     return SpecError(problems, err.file)
 
 
