@@ -33,9 +33,11 @@ of a 110-character window over Nietzsche's held-out 60,089 characters.
 With ``carry_state`` (a backbone that carries a state, as training's ``carry_state``) the text
 is one stream instead: each segment continues from the state the last one ended in, computed
 by the weights of that time, and the gradient stops at the segment's start (Krause et al.'s
-own reading). No context is read twice, so a segment of 50 costs 50 steps, not 110: on
-nietzsche_fast's network, segment 50 at lr 3e-3 gave 1.7235 in ~105 s where windows (segment
-200, four windows of 50) gave 1.7277 in ~114 s; at 4e-3 it diverged.
+own reading). No context is read twice, so a segment of 50 costs 50 sequential steps, not 110;
+but the windows of a longer segment run side by side in one batch, so against segments of 200
+(four windows) the stream takes more steps. On nietzsche_fast's LSTM 512 (static 1.7669):
+windows of segment 200 at lr 4e-3 1.7267; the stream, segment 50 at 2.5e-3, 1.7246 for ~1.45x
+the time (docs/performance.md, "Tries of 2026-12-08").
 """
 
 from __future__ import annotations
