@@ -43,6 +43,7 @@ the time (docs/performance.md, "Tries of 2026-12-08").
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -56,9 +57,15 @@ from textgen.spec.schema import EvaluationSpec
 
 def _loss(model: keras.Model, x: tf.Tensor, y: tf.Tensor, mask: tf.Tensor,
           ngram: tuple[NgramMix, tf.Tensor] | None = None) -> tuple:
+    """Masked nats, count and mean of ``model``'s predictions from ``x`` (see :func:`_nats`)."""
+    return _nats(model(x, training=False), y, mask, ngram)
+
+
+def _nats(logits: tf.Tensor, y: tf.Tensor, mask: tf.Tensor,
+          ngram: tuple[NgramMix, tf.Tensor] | None = None) -> tuple:
     """Masked nats, count and mean; with ``ngram`` = (the mixture, the n-gram's probability of
     each ``y``) the nats are the mixture's."""
-    logits = tf.cast(model(x, training=False), tf.float32)
+    logits = tf.cast(logits, tf.float32)
     nll = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
     if ngram is not None:
         mixture, p = ngram
@@ -119,9 +126,10 @@ def dynamic_scores(model: keras.Model, ids: np.ndarray, train_ids: np.ndarray, c
         raise ValueError(f"the dynamic segment ({segment}) must be a multiple of its stride "
                          f"({stride})")
     mixture, net = mixture_of(model), network(model)
-    if carry_state and not parts(net)[1].carries_state:
-        raise ValueError(f"{type(parts(net)[1]).__name__} has no state to carry from one "
-                         f"segment to the next")
+    backbone = parts(net)[1]
+    if carry_state and not backbone.carries_state:
+        raise ValueError(f"{type(backbone).__name__} has no state to carry from one segment "
+                         f"to the next")
     weights = net.trainable_weights
     static = [tf.identity(w) for w in weights]
     try:  # calibrated on the network's own loss: the n-gram has seen the training text
@@ -140,14 +148,18 @@ def dynamic_scores(model: keras.Model, ids: np.ndarray, train_ids: np.ndarray, c
 
         p_ngram = (np.ones(len(ids) - context, np.float32) if mixture is None else
                    mixture.next_probs(ids, context, ngram_recount).astype(np.float32))
-        read = _stream if carry_state else _windows
-        return read(net, mixture, adapt, ids, p_ngram, context, segment, stride)
+        if carry_state:
+            return _stream(net, mixture, adapt, ids, p_ngram, context, segment)
+        return _windows(net, mixture, adapt, ids, p_ngram, context, segment, stride)
     finally:
         for w, w0 in zip(weights, static, strict=True):
             w.assign(w0)
 
 
-def _windows(net: keras.Model, mixture: NgramMix | None, adapt, ids: np.ndarray,
+Adapt = Callable[[tf.Tensor, tf.GradientTape], None]  # one step on a segment's mean loss
+
+
+def _windows(net: keras.Model, mixture: NgramMix | None, adapt: Adapt, ids: np.ndarray,
              p_ngram: np.ndarray, context: int, segment: int,
              stride: int) -> tuple[np.ndarray, np.ndarray]:
     """Each segment as ``segment // stride`` scoring windows, each from a zero state."""
@@ -177,9 +189,8 @@ def _windows(net: keras.Model, mixture: NgramMix | None, adapt, ids: np.ndarray,
     return nats, counts
 
 
-def _stream(net: keras.Model, mixture: NgramMix | None, adapt, ids: np.ndarray,
-            p_ngram: np.ndarray, context: int, segment: int,
-            stride: int) -> tuple[np.ndarray, np.ndarray]:
+def _stream(net: keras.Model, mixture: NgramMix | None, adapt: Adapt, ids: np.ndarray,
+            p_ngram: np.ndarray, context: int, segment: int) -> tuple[np.ndarray, np.ndarray]:
     """The held-out text as one stream of ``segment``-character pieces, each starting from the
     state the last one ended in (no gradient through it); the lead-in only sets the state."""
     embed, backbone, head = parts(net)
@@ -188,12 +199,8 @@ def _stream(net: keras.Model, mixture: NgramMix | None, adapt, ids: np.ndarray,
     def score_then_adapt(x, y, mask, p, state):
         with tf.GradientTape() as tape:
             features, last = backbone.run(embed(x), state, training=False)
-            logits = tf.cast(head(features), tf.float32)
-            nll = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
-            if mixture is not None:
-                nll = -tf.math.log(mixture.blend(tf.exp(-nll), p))
-            nats, count = tf.reduce_sum(nll * mask), tf.reduce_sum(mask)
-            loss = nats / tf.maximum(count, 1.0)
+            nats, count, loss = _nats(head(features), y, mask,
+                                      None if mixture is None else (mixture, p))
         adapt(loss, tape)
         return nats, count, last
 
