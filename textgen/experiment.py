@@ -50,16 +50,15 @@ def build(spec: Spec, vocab_size: int, train_ids: np.ndarray | None = None) -> k
     """The spec's model; with ``spec.ngram`` it needs the training text's ``train_ids``."""
     backbone_cls = registry().backbone(spec.backbone.type)
     backbone = backbone_cls.from_params(spec.backbone.params, name="backbone")
-    if spec.training.carry_state and not backbone.carries_state:
-        raise SpecError.one(f"the {spec.backbone.type} backbone has no state to carry from one "
-                            f"training window to the next; use carry_state: false or a "
-                            f"backbone that can carry one (lstm, conv)",
-                            path="training.carry_state")
     dynamic = spec.evaluation.dynamic
-    if dynamic is not None and dynamic.carry_state and not backbone.carries_state:
-        raise SpecError.one(f"the {spec.backbone.type} backbone has no state to carry from one "
-                            f"held-out segment to the next; use carry_state: false",
-                            path="evaluation.dynamic.carry_state")
+    carried = {"training.carry_state": ("training window", spec.training.carry_state),
+               "evaluation.dynamic.carry_state": ("held-out segment",
+                                                  dynamic is not None and dynamic.carry_state)}
+    for path, (piece, wanted) in carried.items():
+        if wanted and not backbone.carries_state:
+            raise SpecError.one(f"the {spec.backbone.type} backbone has no state to carry from "
+                                f"one {piece} to the next; use carry_state: false or a backbone "
+                                f"that can carry one (lstm, conv)", path=path)
     mixture = None
     if spec.ngram is not None:
         if train_ids is None:
